@@ -1,0 +1,262 @@
+"""Command line of the backend: serve, worker, broker, keys, clean, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+
+import sketch_client as proto
+from backend import __version__, keys
+
+EPILOG = """examples:
+  python -m backend serve                      # listen on tcp://127.0.0.1:5571
+  python -m backend clean scans/ -o clean/     # clean a folder in-process
+  python -m backend clean a.png -o out --server tcp://127.0.0.1:5571
+  python -m backend keys ~/.sketch-cleanup/keys
+  python -m backend serve --bind tcp://0.0.0.0:5571 --curve-secret KEYS/server.key_secret
+  python -m backend broker &  python -m backend worker   # one worker per GPU
+See docs/protocol.md for the wire protocol."""
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and tiling")
+    group.add_argument(
+        "--model", help="a .keras file (default: models/sketch-unet.keras or $SKETCH_CLEANUP_MODEL)"
+    )
+    group.add_argument(
+        "--tile", type=int, default=512, help="tile side in working px (%(default)s)"
+    )
+    group.add_argument(
+        "--overlap",
+        type=int,
+        default=32,
+        help="overlap blended at each tile edge, px (%(default)s)",
+    )
+    group.add_argument("--batch", type=int, default=4, help="tiles per device batch (%(default)s)")
+
+
+def _add_limit_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits")
+    group.add_argument("--max-side", type=int, default=16384, help="px a side (%(default)s)")
+    group.add_argument(
+        "--max-pixels", type=int, default=64_000_000, help="pixels per image (%(default)s)"
+    )
+    group.add_argument("--max-queue", type=int, default=32, help="jobs waiting (%(default)s)")
+
+
+def _add_clean_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output (same as the editors' dialog)")
+    group.add_argument(
+        "--style",
+        choices=proto.STYLES,
+        default="white",
+        help="transparent layer, lines on white, or soft gray (%(default)s)",
+    )
+    group.add_argument("--color", default="#000000", help="line colour (%(default)s)")
+    group.add_argument(
+        "--threshold",
+        default="otsu",
+        help="otsu, mean, none (soft) or a level in (0, 1) (%(default)s)",
+    )
+    group.add_argument(
+        "--scale",
+        default="auto",
+        help="working resolution: auto or a factor in [0.1, 4] (%(default)s)",
+    )
+
+
+def _number_or_word(value: str):
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _cleaner(args):
+    from backend.model import load
+    from backend.pipeline import Cleaner, Settings
+
+    model = load(args.model)
+    return Cleaner(model, Settings(tile=args.tile, overlap=args.overlap, batch=args.batch))
+
+
+def _limits(args):
+    from backend.server import Limits
+
+    return Limits(max_side=args.max_side, max_pixels=args.max_pixels, max_queue=args.max_queue)
+
+
+def _stop_on_signals(service) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+
+
+def cmd_serve(args) -> int:
+    from backend.server import Service
+
+    secret = keys.require_keys_for(args.bind, args.curve_secret)
+    service = Service(_cleaner(args), _limits(args))
+    auth = keys.authorize_clients(service.context, args.authorized_keys)
+    _stop_on_signals(service)
+    try:
+        service.serve(args.bind, secret)
+    finally:
+        if auth:
+            auth.stop()
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from backend.server import Service
+
+    server_key = keys.load_public(args.server_key) if args.server_key else None
+    service = Service(_cleaner(args), _limits(args))
+    _stop_on_signals(service)
+    service.work(args.connect, server_key)
+    return 0
+
+
+def cmd_broker(args) -> int:
+    from backend.broker import Broker
+
+    secret = keys.require_keys_for(args.bind, args.curve_secret)
+    if not keys.is_local(args.workers):
+        secret = secret or keys.require_keys_for(args.workers, None)
+    broker = Broker(_limits(args))
+    _stop_on_signals(broker)
+    broker.run(args.bind, args.workers, secret)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    public, secret = keys.create(args.directory, args.name)
+    print(f"public key (give to clients): {public}\nsecret key (keep private):    {secret}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    server_key = keys.load_public(args.server_key) if args.server_key else None
+    with proto.Client(args.server, server_key=server_key) as client:
+        try:
+            print(json.dumps(client.info(timeout=args.timeout), indent=2))
+        except proto.BackendError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_clean(args) -> int:
+    from backend import batch
+
+    options = {
+        "style": args.style,
+        "color": args.color,
+        "threshold": _number_or_word(args.threshold),
+        "scale": _number_or_word(args.scale),
+    }
+    try:
+        proto.check_options(options, "gray8")
+    except proto.ProtocolError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
+    server_key = keys.load_public(args.server_key) if args.server_key else None
+    try:
+        failures = batch.run(
+            args.inputs,
+            args.output,
+            options,
+            cleaner=None if args.server else _cleaner(args),
+            endpoint=args.server,
+            server_key=server_key,
+        )
+    except proto.BackendUnavailable as exc:
+        raise SystemExit(f"error: {exc.message}") from None
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m backend",
+        description="Sketch Cleanup backend: turns rough sketches "
+        "into clean line art for Krita, GIMP and the command line.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the cleanup service for editors")
+    serve.add_argument("--bind", default=proto.DEFAULT_ENDPOINT, help="endpoint (%(default)s)")
+    serve.add_argument("--curve-secret", help="server.key_secret: required beyond loopback")
+    serve.add_argument("--authorized-keys", help="folder of client public keys allowed in")
+    _add_model_args(serve)
+    _add_limit_args(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="serve a broker's clients (one per GPU)")
+    worker.add_argument(
+        "--connect",
+        default=proto.DEFAULT_WORKER_ENDPOINT,
+        help="broker's worker endpoint (%(default)s)",
+    )
+    worker.add_argument("--server-key", help="the broker's server.key when it uses CURVE")
+    _add_model_args(worker)
+    _add_limit_args(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    broker = sub.add_parser("broker", help="put several workers behind one address")
+    broker.add_argument(
+        "--bind", default=proto.DEFAULT_ENDPOINT, help="client endpoint (%(default)s)"
+    )
+    broker.add_argument(
+        "--workers", default=proto.DEFAULT_WORKER_ENDPOINT, help="worker endpoint (%(default)s)"
+    )
+    broker.add_argument("--curve-secret", help="server.key_secret: required beyond loopback")
+    _add_limit_args(broker)
+    broker.set_defaults(func=cmd_broker)
+
+    keys_cmd = sub.add_parser("keys", help="create a CURVE key pair for remote serving")
+    keys_cmd.add_argument("directory", help="folder to write NAME.key and NAME.key_secret to")
+    keys_cmd.add_argument("--name", default="server", help="file name stem (%(default)s)")
+    keys_cmd.set_defaults(func=cmd_keys)
+
+    info = sub.add_parser("info", help="ask a running backend what it is")
+    info.add_argument("--server", default=proto.DEFAULT_ENDPOINT, help="endpoint (%(default)s)")
+    info.add_argument("--server-key", help="server.key when the backend uses CURVE")
+    info.add_argument("--timeout", type=float, default=3.0, help="seconds (%(default)s)")
+    info.set_defaults(func=cmd_info)
+
+    clean = sub.add_parser(
+        "clean",
+        help="clean image files or folders",
+        description="Clean files or folders (animation frames, scans) into "
+        "PNGs with the same pipeline as the editors.",
+    )
+    clean.add_argument("inputs", nargs="+", help="image files or folders")
+    clean.add_argument("-o", "--output", required=True, help="output folder")
+    clean.add_argument(
+        "--server", help="use a running backend at this endpoint instead of loading the model here"
+    )
+    clean.add_argument("--server-key", help="server.key when the backend uses CURVE")
+    _add_clean_options(clean)
+    _add_model_args(clean)
+    clean.set_defaults(func=cmd_clean)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO
+        if args.verbose or args.command in ("serve", "worker", "broker")
+        else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

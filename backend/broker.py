@@ -1,0 +1,209 @@
+"""Several GPUs behind one address: ZeroMQ's load-balancing broker.
+
+Workers (`python -m backend worker`, one per GPU) connect to the worker-facing ROUTER and
+announce themselves; each clean job goes to the least recently used idle worker, waits in
+a bounded queue when all are busy, and the worker is idle again once it sends the job's
+final reply. Workers send heartbeats; a silent worker is dropped and its client told.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import zmq
+
+import sketch_client as proto
+from backend import __version__
+from backend.server import HEARTBEAT_SECONDS, Limits
+
+log = logging.getLogger("backend.broker")
+WORKER_TIMEOUT = 5 * HEARTBEAT_SECONDS
+
+
+@dataclass
+class Worker:
+    identity: bytes
+    info: dict
+    last_seen: float
+    job: tuple[bytes, str] | None = None
+    jobs_done: int = 0
+
+
+@dataclass
+class Broker:
+    limits: Limits = field(default_factory=Limits)
+    context: zmq.Context = field(default_factory=zmq.Context.instance)
+
+    def __post_init__(self):
+        self.instance = uuid.uuid4().hex
+        self.workers: OrderedDict[bytes, Worker] = OrderedDict()
+        self.idle: deque[bytes] = deque()
+        self.waiting: deque[tuple[bytes, str, list[bytes]]] = deque()
+        self._running = True
+
+    def stop(self) -> None:
+        self._running = False
+
+    def info(self) -> dict:
+        first = next(iter(self.workers.values()), None)
+        base = dict(first.info) if first else {"model": {}, "device": "no worker connected"}
+        return {
+            **base,
+            "version": __version__,
+            "protocol": proto.PROTOCOL_VERSION,
+            "instance": self.instance,
+            "limits": self.limits.as_dict(),
+            "formats": sorted(proto.FORMATS),
+            "defaults": proto.DEFAULT_OPTIONS,
+            "workers": len(self.workers),
+            "devices": [w.info.get("device") for w in self.workers.values()],
+            "queued": len(self.waiting),
+        }
+
+    def run(self, frontend: str, backend: str, curve_secret: bytes | None = None) -> None:
+        clients = self._socket(zmq.ROUTER, curve_secret)
+        clients.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        clients.bind(frontend)
+        workers = self._socket(zmq.ROUTER, curve_secret)
+        workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        workers.bind(backend)
+        log.info("broker: clients on %s, workers on %s", frontend, backend)
+        poller = zmq.Poller()
+        poller.register(clients, zmq.POLLIN)
+        poller.register(workers, zmq.POLLIN)
+        try:
+            while self._running:
+                events = dict(poller.poll(200))
+                if workers in events:
+                    while workers.poll(0):
+                        self._from_worker(workers.recv_multipart(), clients)
+                if clients in events:
+                    while clients.poll(0):
+                        self._from_client(clients.recv_multipart(), clients, workers)
+                self._drop_silent_workers(clients)
+                self._dispatch(workers, clients)
+        finally:
+            clients.close(linger=0)
+            workers.close(linger=0)
+
+    def _socket(self, kind: int, curve_secret: bytes | None) -> zmq.Socket:
+        sock = self.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
+        if curve_secret:
+            sock.curve_secretkey = curve_secret
+            sock.curve_publickey = zmq.curve_public(curve_secret)
+            sock.curve_server = True
+        return sock
+
+    @staticmethod
+    def _send(sock: zmq.Socket, frames: list[bytes]) -> bool:
+        try:
+            sock.send_multipart(frames, flags=zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError:
+            return False
+
+    # ------------------------------------------------------------ workers
+    def _from_worker(self, frames: list[bytes], clients: zmq.Socket) -> None:
+        identity, target, rest = frames[0], frames[1], frames[2:]
+        worker = self.workers.get(identity)
+        if target == b"":  # ready / heartbeat
+            header = proto.decode_header(rest[0])
+            if worker is None:
+                worker = Worker(identity, header.get("info", {}), time.monotonic())
+                self.workers[identity] = worker
+                self.idle.append(identity)
+                log.info("worker %s joined (%s)", identity.hex(), worker.info.get("device"))
+            worker.last_seen = time.monotonic()
+            return
+        if worker is None:
+            return
+        worker.last_seen = time.monotonic()
+        self._send(clients, [target, *rest])
+        header = proto.decode_header(rest[0])
+        if header.get("type") in proto.FINAL_TYPES and worker.job == (target, header.get("id")):
+            worker.job = None
+            worker.jobs_done += 1
+            self.idle.append(identity)
+
+    def _drop_silent_workers(self, clients: zmq.Socket) -> None:
+        now = time.monotonic()
+        for identity, worker in list(self.workers.items()):
+            if now - worker.last_seen <= WORKER_TIMEOUT:
+                continue
+            log.warning("worker %s stopped answering; dropping it", identity.hex())
+            del self.workers[identity]
+            if identity in self.idle:
+                self.idle.remove(identity)
+            if worker.job:
+                client, job_id = worker.job
+                error = proto.error_reply(job_id, "internal", "the worker running this job died")
+                self._send(clients, [client, *proto.encode(error)])
+
+    def _dispatch(self, workers: zmq.Socket, clients: zmq.Socket) -> None:
+        while self.waiting and self.idle:
+            client, job_id, frames = self.waiting.popleft()
+            identity = self.idle.popleft()
+            if self._send(workers, [identity, client, *frames]):
+                self.workers[identity].job = (client, job_id)
+            else:
+                self.waiting.appendleft((client, job_id, frames))
+
+    # ------------------------------------------------------------ clients
+    def _from_client(self, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
+        client, body = frames[0], frames[1:]
+        request_id = ""
+        try:
+            if not 1 <= len(body) <= 2:
+                raise proto.ProtocolError("bad_message", f"expected 1-2 frames, got {len(body)}")
+            header = proto.decode_header(body[0])
+            if isinstance(header.get("id"), str):
+                request_id = header["id"][: proto.MAX_ID_LENGTH]
+            proto.check_request(header)
+            op = header["op"]
+            if op == "info":
+                answer = proto.reply(request_id, "info", **self.info())
+            elif op == "ping":
+                answer = proto.reply(
+                    request_id, "pong", version=__version__, instance=self.instance
+                )
+            elif op == "cancel":
+                self._cancel(client, str(header.get("target")), body, clients, workers)
+                return
+            else:
+                proto.check_clean(
+                    header, len(body[1]) if len(body) == 2 else None, self.limits.as_dict()
+                )
+                if len(self.waiting) >= self.limits.max_queue:
+                    raise proto.ProtocolError("busy", "all workers are busy and the queue is full")
+                self.waiting.append((client, request_id, body))
+                if not self.idle:
+                    answer = proto.reply(
+                        request_id,
+                        "progress",
+                        stage="queued",
+                        done=len(self.waiting),
+                        total=len(self.waiting),
+                    )
+                else:
+                    return
+        except proto.ProtocolError as exc:
+            answer = proto.error_reply(request_id, exc.code, exc.message)
+        self._send(clients, [client, *proto.encode(answer)])
+
+    def _cancel(self, client, target: str, body, clients, workers) -> None:
+        """A queued job is answered here; a running one is passed to its worker."""
+        for entry in list(self.waiting):
+            if entry[0] == client and entry[1] == target:
+                self.waiting.remove(entry)
+                self._send(clients, [client, *proto.encode(proto.reply(target, "cancelled"))])
+                return
+        for worker in self.workers.values():
+            if worker.job == (client, target):
+                self._send(workers, [worker.identity, client, *body])
+                return

@@ -1,0 +1,92 @@
+"""Load the U-Net (.keras file plus its JSON model card) and run it on batches of tiles.
+
+Only public Keras 3 APIs are used, so this runs under TensorFlow, JAX or PyTorch. The
+trainer is never imported: the model file must load with built-in layers alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL_NAME = "sketch-unet.keras"
+
+
+def default_model_path() -> Path:
+    """SKETCH_CLEANUP_MODEL, else models/sketch-unet.keras beside the package."""
+    return Path(os.environ.get("SKETCH_CLEANUP_MODEL", MODELS_DIR / DEFAULT_MODEL_NAME))
+
+
+def read_card(model_path: Path) -> dict:
+    card_path = model_path.with_suffix(".json")
+    if not card_path.exists():
+        return {"name": model_path.stem, "note": "no model card found beside the model"}
+    return json.loads(card_path.read_text())
+
+
+def describe_device() -> str:
+    """Human-readable device the Keras backend in use computes on."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return f"tensorflow {gpus[0].name}" if gpus else "tensorflow CPU"
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        kind = getattr(device, "device_kind", "")
+        return f"jax {device.platform.upper()}:{device.id} {kind}".strip()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"torch cuda:0 {torch.cuda.get_device_name(0)}"
+        return "torch CPU"
+    return backend
+
+
+@dataclass
+class LoadedModel:
+    """A Keras model with what the pipeline needs to know about it."""
+
+    keras_model: object
+    card: dict
+    path: str
+    device: str = ""
+    multiple: int = 8
+    stroke_width_px: float | None = None
+    info: dict = field(default_factory=dict)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(N, H, W) float32 paper=1 → (N, H, W) float32 paper=1, H and W multiples of 8."""
+        out = self.keras_model.predict_on_batch(batch[..., None])
+        return np.asarray(out, dtype=np.float32)[..., 0]
+
+
+def load(path: str | os.PathLike | None = None) -> LoadedModel:
+    import keras
+
+    model_path = Path(path) if path else default_model_path()
+    if not model_path.exists():
+        raise FileNotFoundError(
+            f"model file {model_path} not found: run `python3 install.py` or pass --model"
+        )
+    keras_model = keras.saving.load_model(model_path, compile=False)
+    card = read_card(model_path)
+    return LoadedModel(
+        keras_model=keras_model,
+        card=card,
+        path=str(model_path),
+        device=describe_device(),
+        multiple=int(card.get("input", {}).get("multiple", 8)),
+        stroke_width_px=card.get("working_scale", {}).get("stroke_width_px"),
+    )

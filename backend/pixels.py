@@ -1,0 +1,71 @@
+"""Decode editor pixel buffers to grayscale and encode results back, for every wire format.
+
+Float formats are linear light (Krita's and GIMP's float layers); integer formats are
+sRGB-encoded. The network works on sRGB-encoded gray, paper = 1, ink = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sketch_client import FORMATS
+
+_DTYPES = {
+    ("u", 1): np.uint8,
+    ("u", 2): np.dtype("<u2"),
+    ("f", 2): np.dtype("<f2"),
+    ("f", 4): np.dtype("<f4"),
+}
+_LUMA = {"R": 0.299, "G": 0.587, "B": 0.114}
+
+
+def _dtype(fmt: str) -> np.dtype:
+    _, size, kind = FORMATS[fmt]
+    return np.dtype(_DTYPES[(kind, size)])
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def decode(payload: bytes, width: int, height: int, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (gray composited onto white paper, alpha), both float32 HxW in [0, 1]."""
+    channels, size, kind = FORMATS[fmt]
+    data = np.frombuffer(payload, dtype=_dtype(fmt)).reshape(height, width, len(channels))
+    if kind == "u":
+        values = data.astype(np.float32) / float(2 ** (8 * size) - 1)
+    else:
+        values = np.nan_to_num(data.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        values = np.clip(values, 0.0, 1.0)
+    color = [i for i, c in enumerate(channels) if c != "A"]
+    if kind == "f":
+        values[..., color] = linear_to_srgb(values[..., color])
+    if channels.replace("A", "") == "Y":
+        gray = values[..., channels.index("Y")]
+    else:
+        gray = sum(_LUMA[c] * values[..., channels.index(c)] for c in "RGB")
+    alpha = values[..., channels.index("A")] if "A" in channels else np.ones_like(gray)
+    composited = gray * alpha + (1.0 - alpha)
+    return composited.astype(np.float32), alpha.astype(np.float32)
+
+
+def encode(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> bytes:
+    """Pack sRGB-encoded rgb (HxWx3) and alpha (HxW), floats in [0, 1], as `fmt` bytes."""
+    channels, size, kind = FORMATS[fmt]
+    planes = {"R": rgb[..., 0], "G": rgb[..., 1], "B": rgb[..., 2], "A": alpha}
+    if "Y" in channels:
+        planes["Y"] = sum(_LUMA[c] * planes[c] for c in "RGB")
+    if kind == "f":
+        for c in "RGBY":
+            if c in planes and c in channels:
+                planes[c] = srgb_to_linear(np.clip(planes[c], 0.0, 1.0))
+    stacked = np.stack([planes[c] for c in channels], axis=-1)
+    stacked = np.clip(stacked, 0.0, 1.0)
+    if kind == "u":
+        stacked = np.rint(stacked * float(2 ** (8 * size) - 1))
+    return np.ascontiguousarray(stacked.astype(_dtype(fmt))).tobytes()

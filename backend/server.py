@@ -1,0 +1,294 @@
+"""The long-running cleanup service: a ROUTER socket in front of one inference thread.
+
+Only the main thread touches the client-facing socket (ZeroMQ sockets are not
+thread-safe); the inference thread hands its replies back through an inproc PUSH/PULL pair.
+Every bad request is answered with an error and the loop goes on serving everyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass
+
+import zmq
+
+import sketch_client as proto
+from backend import __version__
+from backend.pipeline import Cancelled, Cleaner
+
+log = logging.getLogger("backend")
+
+HEARTBEAT_SECONDS = 1.0
+PROGRESS_INTERVAL = 0.1
+
+
+@dataclass
+class Limits:
+    max_side: int = 16384
+    max_pixels: int = 64_000_000
+    max_queue: int = 32
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_pixels * 16 + proto.MAX_HEADER_BYTES
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "max_message_bytes": self.max_message_bytes}
+
+
+class Job:
+    def __init__(self, identity: bytes, header: dict, payload: bytes, options: dict):
+        self.identity = identity
+        self.id = header["id"]
+        self.header = header
+        self.payload = payload
+        self.options = options
+        self.cancelled = threading.Event()
+
+
+class Service:
+    """Answers protocol requests on one socket; runs clean jobs one at a time, in order."""
+
+    def __init__(self, cleaner: Cleaner, limits: Limits | None = None, context=None):
+        self.cleaner = cleaner
+        self.limits = limits or Limits()
+        self.context = context or zmq.Context.instance()
+        self.instance = uuid.uuid4().hex
+        self.jobs: dict[tuple[bytes, str], Job] = {}
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._outbox = f"inproc://outbox-{self.instance}"
+        self.ready = threading.Event()
+
+    # ------------------------------------------------------------ information
+    def info(self) -> dict:
+        model = self.cleaner.model
+        settings = self.cleaner.settings
+        return {
+            "version": __version__,
+            "protocol": proto.PROTOCOL_VERSION,
+            "instance": self.instance,
+            "model": model.card,
+            "model_path": model.path,
+            "device": model.device,
+            "limits": self.limits.as_dict(),
+            "formats": sorted(proto.FORMATS),
+            "defaults": proto.DEFAULT_OPTIONS,
+            "tiling": {"tile": settings.tile, "overlap": settings.overlap, "batch": settings.batch},
+            "workers": 1,
+        }
+
+    # ------------------------------------------------------------ sockets
+    def _make_socket(self, kind: int, curve_secret: bytes | None) -> zmq.Socket:
+        sock = self.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        if curve_secret:
+            sock.curve_secretkey = curve_secret
+            sock.curve_publickey = zmq.curve_public(curve_secret)
+            sock.curve_server = True
+        return sock
+
+    def serve(self, endpoint: str, curve_secret: bytes | None = None) -> None:
+        """Bind a ROUTER at `endpoint` and serve until stop()."""
+        sock = self._make_socket(zmq.ROUTER, curve_secret)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # tell us when a client is gone
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
+        sock.bind(endpoint)
+        log.info(
+            "serving on %s (model %s, %s)",
+            endpoint,
+            self.cleaner.model.path,
+            self.cleaner.model.device,
+        )
+        self._run(sock, announce=False)
+
+    def work(self, broker_endpoint: str, curve_server_key: bytes | None = None) -> None:
+        """Connect to a broker as one of its workers and serve its clients until stop()."""
+        sock = self._make_socket(zmq.DEALER, None)
+        if curve_server_key:
+            public, secret = zmq.curve_keypair()
+            sock.curve_publickey, sock.curve_secretkey = public, secret
+            sock.curve_serverkey = curve_server_key
+        sock.connect(broker_endpoint)
+        log.info(
+            "worker of %s (model %s, %s)",
+            broker_endpoint,
+            self.cleaner.model.path,
+            self.cleaner.model.device,
+        )
+        self._run(sock, announce=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------ main loop
+    def _run(self, sock: zmq.Socket, announce: bool) -> None:
+        inbox = self.context.socket(zmq.PULL)
+        inbox.bind(self._outbox)
+        runner = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
+        runner.start()
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(inbox, zmq.POLLIN)
+        next_beat = 0.0
+        self.ready.set()
+        try:
+            while not self._stop.is_set():
+                if announce and time.monotonic() >= next_beat:
+                    kind = "ready" if next_beat == 0.0 else "heartbeat"
+                    beat = {"v": proto.PROTOCOL_VERSION, "type": kind, "info": self.info()}
+                    sock.send_multipart([b"", *proto.encode(beat)])
+                    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+                events = dict(poller.poll(200))
+                if inbox in events:
+                    while inbox.poll(0):
+                        self._deliver(sock, inbox.recv_multipart())
+                if sock in events:
+                    while sock.poll(0):
+                        frames = sock.recv_multipart()
+                        for reply in self._handle(frames[0], frames[1:]):
+                            self._deliver(sock, reply)
+        finally:
+            self._queue.put(None)
+            runner.join(timeout=10)
+            inbox.close(linger=0)
+            sock.close(linger=0)
+            log.info("stopped")
+
+    def _deliver(self, sock: zmq.Socket, frames: list[bytes]) -> None:
+        try:
+            sock.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # the client left (EHOSTUNREACH) or is not reading
+            identity = frames[0]
+            dropped = [job for key, job in self.jobs.items() if key[0] == identity]
+            for job in dropped:
+                job.cancelled.set()
+            if dropped:
+                log.info(
+                    "client %s is gone (%s): cancelling %d job(s)",
+                    identity.hex(),
+                    exc,
+                    len(dropped),
+                )
+
+    @staticmethod
+    def _reply(identity: bytes, header: dict, payload: bytes | None = None) -> list[bytes]:
+        return [identity, *proto.encode(header, payload)]
+
+    def _handle(self, identity: bytes, frames: list[bytes]) -> list[list[bytes]]:
+        """Replies to one request; never raises for anything a client can send."""
+        request_id = ""
+        try:
+            if not 1 <= len(frames) <= 2:
+                raise proto.ProtocolError("bad_message", f"expected 1-2 frames, got {len(frames)}")
+            header = proto.decode_header(frames[0])
+            if isinstance(header.get("id"), str):
+                request_id = header["id"][: proto.MAX_ID_LENGTH]
+            proto.check_request(header)
+            op = header["op"]
+            if op == "info":
+                return [self._reply(identity, proto.reply(request_id, "info", **self.info()))]
+            if op == "ping":
+                pong = proto.reply(request_id, "pong", version=__version__, instance=self.instance)
+                return [self._reply(identity, pong)]
+            if op == "cancel":
+                job = self.jobs.get((identity, str(header.get("target"))))
+                if job is not None:
+                    job.cancelled.set()
+                return []
+            return [self._reply(identity, self._accept(identity, header, frames))]
+        except proto.ProtocolError as exc:
+            log.info("refused request %r: %s", request_id, exc.message)
+            return [self._reply(identity, proto.error_reply(request_id, exc.code, exc.message))]
+        except Exception as exc:  # a bug must not take the service down
+            log.error("request %r failed: %s", request_id, traceback.format_exc())
+            return [self._reply(identity, proto.error_reply(request_id, "internal", str(exc)))]
+
+    def _accept(self, identity: bytes, header: dict, frames: list[bytes]) -> dict:
+        payload = frames[1] if len(frames) == 2 else None
+        options = proto.check_clean(
+            header, None if payload is None else len(payload), self.limits.as_dict()
+        )
+        key = (identity, header["id"])
+        if key in self.jobs:
+            raise proto.ProtocolError("duplicate_id", f"job {header['id']!r} is still running")
+        if len(self.jobs) >= self.limits.max_queue:
+            raise proto.ProtocolError(
+                "busy", f"{len(self.jobs)} jobs are waiting; try again in a moment"
+            )
+        job = Job(identity, header, payload, options)
+        self.jobs[key] = job
+        self._queue.put(job)
+        return proto.reply(job.id, "accepted", queue_position=len(self.jobs) - 1)
+
+    # ------------------------------------------------------------ inference thread
+    def _inference_loop(self) -> None:
+        outbox = self.context.socket(zmq.PUSH)
+        outbox.connect(self._outbox)
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                try:
+                    self._run_job(job, outbox)
+                finally:
+                    self.jobs.pop((job.identity, job.id), None)
+        finally:
+            outbox.close(linger=0)
+
+    def _run_job(self, job: Job, outbox: zmq.Socket) -> None:
+        def send(header: dict, payload: bytes | None = None) -> None:
+            outbox.send_multipart(self._reply(job.identity, header, payload))
+
+        last = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if done in (0, total) or now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                send(proto.reply(job.id, "progress", stage=stage, done=done, total=total))
+
+        if job.cancelled.is_set():
+            send(proto.reply(job.id, "cancelled"))
+            return
+        header = job.header
+        try:
+            result, fields = self.cleaner.clean(
+                job.payload,
+                header["width"],
+                header["height"],
+                header["format"],
+                job.options,
+                progress,
+                job.cancelled.is_set,
+            )
+        except Cancelled:
+            log.info("job %s cancelled", job.id)
+            send(proto.reply(job.id, "cancelled"))
+        except proto.ProtocolError as exc:
+            send(proto.error_reply(job.id, exc.code, exc.message))
+        except MemoryError:
+            send(proto.error_reply(job.id, "internal", "out of memory on this image"))
+        except Exception as exc:
+            log.error("job %s failed: %s", job.id, traceback.format_exc())
+            send(proto.error_reply(job.id, "internal", f"{type(exc).__name__}: {exc}"))
+        else:
+            log.info(
+                "job %s: %dx%d in %.2fs (%d tiles, scale %.2f)",
+                job.id,
+                header["width"],
+                header["height"],
+                fields["seconds"],
+                fields["tiles"],
+                fields["scale"],
+            )
+            send(proto.reply(job.id, "result", **fields), result)
