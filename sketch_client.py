@@ -174,7 +174,8 @@ def check_clean(header: dict, payload_size: int | None, limits: dict) -> dict:
             "bad_size",
             f"{width}x{height} {fmt} needs {expected} bytes of pixels, got {payload_size}",
         )
-    return check_options(header.get("options") or {}, fmt)
+    options = header.get("options")
+    return check_options({} if options is None else options, fmt)
 
 
 def check_options(options: dict, input_format: str) -> dict:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 
 import sketch_client as proto
 from backend import __version__, keys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
 
 EPILOG = """examples:
   python -m backend serve                      # listen on tcp://127.0.0.1:5571

@@ -57,6 +57,8 @@ def decode(payload: bytes, width: int, height: int, fmt: str) -> tuple[np.ndarra
 def encode(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> bytes:
     """Pack sRGB-encoded rgb (HxWx3) and alpha (HxW), floats in [0, 1], as `fmt` bytes."""
     channels, size, kind = FORMATS[fmt]
+    if "A" not in channels:  # nowhere to keep transparency: composite onto white paper
+        rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
     planes = {"R": rgb[..., 0], "G": rgb[..., 1], "B": rgb[..., 2], "A": alpha}
     if "Y" in channels:
         planes["Y"] = sum(_LUMA[c] * planes[c] for c in "RGB")

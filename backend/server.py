@@ -291,4 +291,4 @@ class Service:
                 fields["tiles"],
                 fields["scale"],
             )
-            send(proto.reply(job.id, "result", **fields), result)
+            send(proto.reply(job.id, "result", worker=self.instance, **fields), result)

@@ -34,13 +34,16 @@ def _ramp(tile: int, overlap: int) -> np.ndarray:
 
 
 def plan(height: int, width: int, tile: int, overlap: int, multiple: int) -> dict:
-    """Where the tiles go. Small images become one tile, padded to a multiple of 64."""
+    """Where the tiles go. Small images become one tile, padded to a multiple of 64 (few
+    distinct shapes, so few recompilations)."""
     if height <= tile and width <= tile:
         bucket = max(64, multiple)
         padded = (_round_up(height, bucket), _round_up(width, bucket))
         return {"padded": padded, "tile": None, "origins": [(0, 0)]}
     step = tile - 2 * overlap
-    padded = (max(height, tile), max(width, tile))
+    # every tile starts on the network's grid, so its poolings line up with the full image's
+    step -= step % multiple
+    padded = (_round_up(max(height, tile), multiple), _round_up(max(width, tile), multiple))
     origins = [
         (y, x) for y in _starts(padded[0], tile, step) for x in _starts(padded[1], tile, step)
     ]

@@ -1,0 +1,95 @@
+"""The protocol's validation, on headers alone (the server tests send the same over sockets)."""
+
+import pytest
+
+import sketch_client as proto
+
+LIMITS = {"max_side": 1000, "max_pixels": 500_000}
+
+
+def header(**fields):
+    return {
+        "v": 1,
+        "op": "clean",
+        "id": "j1",
+        "width": 10,
+        "height": 5,
+        "format": "rgba8",
+        **fields,
+    }
+
+
+def code_of(func, *args):
+    with pytest.raises(proto.ProtocolError) as err:
+        func(*args)
+    return err.value.code
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ({"id": ""}, "bad_message"),
+        ({"id": "x" * 65}, "bad_message"),
+        ({"id": 7}, "bad_message"),
+        ({"v": "1"}, "bad_message"),
+        ({"v": 2}, "bad_version"),
+        ({"op": "explode"}, "unknown_op"),
+    ],
+)
+def test_envelope_errors(bad, code):
+    assert code_of(proto.check_request, header(**bad)) == code
+
+
+@pytest.mark.parametrize(
+    "fields, size, code",
+    [
+        ({"width": 0}, 0, "empty_image"),
+        ({"width": -3}, 0, "bad_request"),
+        ({"width": 2.5}, 0, "bad_request"),
+        ({"width": True}, 0, "bad_request"),
+        ({"width": 1001}, 1001 * 5 * 4, "too_large"),
+        ({"width": 1000, "height": 1000}, 4, "too_large"),
+        ({"format": "cmyk8"}, 200, "unsupported_format"),
+        ({}, 199, "bad_size"),
+        ({}, None, "bad_size"),
+        ({"options": {"style": "neon"}}, 200, "bad_request"),
+        ({"options": {"colour": "#000000"}}, 200, "bad_request"),
+        ({"options": {"color": "red"}}, 200, "bad_request"),
+        ({"options": {"color": "#gg0000"}}, 200, "bad_request"),
+        ({"options": {"threshold": 1.5}}, 200, "bad_request"),
+        ({"options": {"threshold": True}}, 200, "bad_request"),
+        ({"options": {"scale": 9}}, 200, "bad_request"),
+        ({"options": {"output_format": "jpeg"}}, 200, "unsupported_format"),
+        ({"options": []}, 200, "bad_request"),
+    ],
+)
+def test_clean_errors(fields, size, code):
+    assert code_of(proto.check_clean, header(**fields), size, LIMITS) == code
+
+
+def test_too_large_is_refused_from_the_header_alone():
+    # a 1e10-pixel claim with no pixels at all: refused as too large, not as a size mismatch
+    claim = header(width=100_000, height=100_000)
+    assert code_of(proto.check_clean, claim, 0, LIMITS) == "too_large"
+
+
+def test_defaults_and_output_format():
+    options = proto.check_clean(header(), 200, LIMITS)
+    assert options == {**proto.DEFAULT_OPTIONS, "output_format": "rgba8"}
+    options = proto.check_clean(
+        header(options={"threshold": 0.3, "scale": 0.5, "output_format": "gray8"}), 200, LIMITS
+    )
+    assert (options["threshold"], options["scale"], options["output_format"]) == (0.3, 0.5, "gray8")
+
+
+def test_header_decoding():
+    assert proto.decode_header(proto.encode({"a": 1})[0]) == {"a": 1}
+    assert code_of(proto.decode_header, b"\xff\xfe") == "bad_message"
+    assert code_of(proto.decode_header, b"[1, 2]") == "bad_message"
+    assert code_of(proto.decode_header, b"{" + b" " * 70000 + b"}") == "bad_message"
+
+
+def test_every_format_has_a_byte_size():
+    sizes = {fmt: proto.bytes_per_pixel(fmt) for fmt in proto.FORMATS}
+    assert sizes["rgba8"] == 4 and sizes["gray8"] == 1 and sizes["rgbaf32"] == 16
+    assert sizes["graya16"] == 4 and sizes["rgbaf16"] == 8

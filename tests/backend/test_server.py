@@ -1,0 +1,363 @@
+"""A real backend process over real ZeroMQ sockets: round trips, bad input, concurrency."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import zmq
+
+import sketch_client as proto
+from backend import pixels
+from tests import fixtures
+
+
+@pytest.fixture
+def client(backend_server):
+    with proto.Client(backend_server["endpoint"]) as c:
+        yield c
+
+
+@pytest.fixture
+def raw(backend_server):
+    """A bare DEALER socket, for messages the real client would never send."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(backend_server["endpoint"])
+    yield sock
+    sock.close()
+
+
+def exchange(sock, frames, timeout=10.0):
+    sock.send_multipart(frames)
+    assert sock.poll(int(timeout * 1000)), "no reply"
+    reply = sock.recv_multipart()
+    return json.loads(reply[0]), reply[1:]
+
+
+def final_reply(sock, timeout=30.0):
+    while True:
+        assert sock.poll(int(timeout * 1000)), "no final reply"
+        reply = sock.recv_multipart()
+        header = json.loads(reply[0])
+        if header["type"] in proto.FINAL_TYPES:
+            return header, reply[1:]
+
+
+def sketch_as(fmt, gray):
+    """The gray drawing encoded in `fmt`, fully opaque."""
+    rgb = np.repeat((gray.astype(np.float32) / 255)[..., None], 3, axis=2)
+    return pixels.encode(rgb, np.ones(gray.shape, np.float32), fmt)
+
+
+def ink_mask(gray):
+    return gray < 128
+
+
+# ------------------------------------------------------------------ the normal path
+
+
+def test_info_describes_model_device_and_limits(client):
+    info = client.info()
+    assert info["protocol"] == 1 and info["model"]["name"] == "threshold-test-model"
+    assert "CPU" in info["device"] or "GPU" in info["device"]
+    assert info["limits"]["max_pixels"] == 20_000_000
+    assert info["limits"]["max_message_bytes"] >= 20_000_000 * 16
+    assert set(info["formats"]) == set(proto.FORMATS)
+
+
+@pytest.mark.parametrize("fmt", sorted(proto.FORMATS))
+def test_every_pixel_format_round_trips(client, fmt):
+    gray = fixtures.drawing(120, 160, seed=1)
+    header, out = client.clean(sketch_as(fmt, gray), 160, 120, fmt, {"scale": 1.0}, timeout=60)
+    assert (header["width"], header["height"], header["format"]) == (160, 120, fmt)
+    assert len(out) == 160 * 120 * proto.bytes_per_pixel(fmt)
+    result_gray, alpha = pixels.decode(out, 160, 120, fmt)
+    ink = ink_mask(gray)
+    if "A" in proto.FORMATS[fmt][0]:  # default style: black lines on transparent
+        assert alpha[ink].mean() > 0.8 and alpha[~ink].mean() < 0.1
+    else:  # no alpha channel to carry transparency: composited onto white
+        assert result_gray[ink].mean() < 0.3 and result_gray[~ink].mean() > 0.9
+
+
+@pytest.mark.parametrize("style", proto.STYLES)
+def test_output_styles(client, style):
+    gray = fixtures.drawing(128, 128, seed=2)
+    options = {"style": style, "color": "#ff0000", "output_format": "rgba8", "scale": 1.0}
+    _, out = client.clean(gray.tobytes(), 128, 128, "gray8", options)
+    rgba = np.frombuffer(out, np.uint8).reshape(128, 128, 4).astype(int)
+    ink, paper = ink_mask(gray), ~ink_mask(gray)
+    if style == "transparent":
+        assert (rgba[ink][:, :3] == (255, 0, 0)).all()
+        assert rgba[ink][:, 3].mean() > 200 and rgba[paper][:, 3].mean() < 25
+    else:
+        assert (rgba[..., 3] == 255).all()
+        assert (rgba[paper][:, 1] > 200).mean() > 0.9  # paper is white
+        assert rgba[ink][:, 0].mean() > 200 and rgba[ink][:, 1].mean() < 80  # lines red
+    if style == "soft":  # soft keeps intermediate values; thresholded styles do not
+        assert len(np.unique(rgba[..., 1])) > 10
+
+
+@pytest.mark.parametrize("threshold", ["otsu", "mean", "none", 0.5])
+def test_thresholds(client, threshold):
+    gray = fixtures.drawing(96, 96, seed=4)
+    options = {"threshold": threshold, "output_format": "graya8", "scale": 1.0}
+    _, out = client.clean(gray.tobytes(), 96, 96, "gray8", options)
+    alpha = np.frombuffer(out, np.uint8).reshape(96, 96, 2)[..., 1]
+    ink = ink_mask(gray)
+    assert alpha[ink].mean() > 200 and alpha[~ink].mean() < 40
+    levels = len(np.unique(alpha))
+    assert levels > 2 if threshold == "none" else levels <= 2
+
+
+def test_scale_changes_the_working_resolution(client):
+    gray = fixtures.drawing(200, 200, seed=5)
+    header, _ = client.clean(gray.tobytes(), 200, 200, "gray8", {"scale": 0.5})
+    assert header["scale"] == 0.5
+    header, _ = client.clean(gray.tobytes(), 200, 200, "gray8", {"scale": "auto"})
+    assert 0.25 <= header["scale"] <= 2.0
+
+
+def test_auto_scale_follows_stroke_width(client):
+    thin = fixtures.drawing(300, 300, seed=6, width_px=2)
+    thick = fixtures.drawing(300, 300, seed=6, width_px=9)
+    thin_scale = client.clean(thin.tobytes(), 300, 300, "gray8")[0]["scale"]
+    thick_scale = client.clean(thick.tobytes(), 300, 300, "gray8")[0]["scale"]
+    assert thick_scale < thin_scale
+
+
+def test_large_image_is_tiled_and_reports_progress(client):
+    gray = fixtures.drawing(1200, 1500, seed=7)
+    seen = []
+    header, out = client.clean(
+        gray.tobytes(),
+        1500,
+        1200,
+        "gray8",
+        {"scale": 1.0},
+        on_progress=lambda job: seen.append((job.stage, job.done)),
+    )
+    assert header["tiles"] > 4
+    assert any(stage == "inference" for stage, _ in seen)
+    assert len(out) == 1500 * 1200
+
+
+def test_semi_transparent_layer_is_composited_onto_paper(client):
+    gray = fixtures.drawing(64, 64, seed=8)
+    rgb = np.zeros((64, 64, 3), np.float32)
+    alpha = (gray < 128).astype(np.float32)  # black strokes, transparent elsewhere
+    data = pixels.encode(rgb, alpha, "rgba8")
+    _, out = client.clean(data, 64, 64, "rgba8", {"scale": 1.0})
+    result_alpha = np.frombuffer(out, np.uint8).reshape(64, 64, 4)[..., 3]
+    assert result_alpha[gray < 128].mean() > 200 and result_alpha[gray >= 160].mean() < 25
+
+
+# ------------------------------------------------------------------ concurrency
+
+
+def test_many_clients_at_once_get_their_own_results(backend_server):
+    images = {seed: fixtures.drawing(160, 200, seed=seed) for seed in range(6)}
+    with proto.Client(backend_server["endpoint"]) as solo:
+        expected = {
+            s: solo.clean(g.tobytes(), 200, 160, "gray8", {"scale": 1.0})[1]
+            for s, g in images.items()
+        }
+    results, errors = {}, []
+
+    def worker(seed):
+        try:
+            with proto.Client(backend_server["endpoint"]) as c:
+                for _ in range(2):
+                    results[seed] = c.clean(
+                        images[seed].tobytes(), 200, 160, "gray8", {"scale": 1.0}, timeout=60
+                    )[1]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in images]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert {s: results[s] == expected[s] for s in images} == {s: True for s in images}
+
+
+def test_several_jobs_in_flight_from_one_client(client):
+    images = [fixtures.drawing(100, 100, seed=s) for s in range(4)]
+    jobs = [client.start_clean(g.tobytes(), 100, 100, "gray8", {"scale": 1.0}) for g in images]
+    outs = [client.wait(job, timeout=60)[1] for job in reversed(jobs)][::-1]
+    for gray, out in zip(images, outs, strict=True):
+        alpha = np.frombuffer(out, np.uint8)  # gray8 in, gray8 out: white style composite
+        assert (alpha.reshape(100, 100)[ink_mask(gray)] < 128).mean() > 0.8
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "frames, code",
+    [
+        ([b"not json"], "bad_message"),
+        ([b"[1,2,3]"], "bad_message"),
+        ([b'{"v":1,"op":"info"}'], "bad_message"),
+        ([b'{"v":9,"op":"info","id":"a"}'], "bad_version"),
+        ([b'{"v":1,"op":"format_disk","id":"a"}'], "unknown_op"),
+        ([b'{"v":1,"op":"info","id":"a"}', b"x", b"y"], "bad_message"),
+        (
+            [
+                json.dumps(
+                    {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
+                ).encode(),
+                b"\0" * 63,
+            ],
+            "bad_size",
+        ),
+        (
+            [
+                json.dumps(
+                    {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
+                ).encode()
+            ],
+            "bad_size",
+        ),
+        (
+            [
+                json.dumps(
+                    {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "yuv420"}
+                ).encode(),
+                b"\0" * 64,
+            ],
+            "unsupported_format",
+        ),
+        (
+            [
+                json.dumps(
+                    {"v": 1, "op": "clean", "id": "a", "width": 0, "height": 4, "format": "rgba8"}
+                ).encode(),
+                b"",
+            ],
+            "empty_image",
+        ),
+        (
+            [
+                json.dumps(
+                    {
+                        "v": 1,
+                        "op": "clean",
+                        "id": "a",
+                        "width": 200000,
+                        "height": 200000,
+                        "format": "rgba8",
+                    }
+                ).encode(),
+                b"\0" * 16,
+            ],
+            "too_large",
+        ),
+        (
+            [
+                json.dumps(
+                    {
+                        "v": 1,
+                        "op": "clean",
+                        "id": "a",
+                        "width": 4,
+                        "height": 4,
+                        "format": "rgba8",
+                        "options": {"style": "x"},
+                    }
+                ).encode(),
+                b"\0" * 64,
+            ],
+            "bad_request",
+        ),
+        (
+            [
+                json.dumps(
+                    {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
+                ).encode(),
+                b"\0" * 64,
+            ],
+            "empty_image",
+        ),  # transparent
+    ],
+)
+def test_bad_requests_get_clear_errors_and_the_server_goes_on(raw, client, frames, code):
+    header, _ = final_reply_after(raw, frames)
+    assert header["type"] == "error" and header["code"] == code, header
+    assert header["message"]
+    assert client.ping()["type"] == "pong"
+
+
+def final_reply_after(sock, frames):
+    sock.send_multipart(frames)
+    return final_reply(sock)
+
+
+def test_oversized_message_is_dropped_and_others_are_served(backend_server, client):
+    limit = client.info()["limits"]["max_message_bytes"]
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(backend_server["endpoint"])
+    header = {"v": 1, "op": "clean", "id": "huge", "width": 1, "height": 1, "format": "gray8"}
+    sock.send_multipart([json.dumps(header).encode(), bytes(limit + 1)])
+    assert not sock.poll(1500)  # ZeroMQ drops the peer silently: no answer comes
+    sock.close()
+    assert client.ping()["type"] == "pong"
+    with pytest.raises(proto.BackendError) as err:  # the real client refuses before sending
+        client.start_clean(bytes(limit), limit, 1, "gray8")
+    assert err.value.code == "too_large"
+
+
+def test_duplicate_job_id_is_refused(raw):
+    gray = fixtures.drawing(1500, 1500, seed=9)
+    header = {
+        "v": 1,
+        "op": "clean",
+        "id": "dup",
+        "width": 1500,
+        "height": 1500,
+        "format": "gray8",
+        "options": {"scale": 1.0},
+    }
+    frames = [json.dumps(header).encode(), gray.tobytes()]
+    raw.send_multipart(frames)
+    raw.send_multipart(frames)
+    replies = []
+    while len([r for r in replies if r["type"] in proto.FINAL_TYPES]) < 2:
+        assert raw.poll(60000)
+        replies.append(json.loads(raw.recv_multipart()[0]))
+    finals = [r.get("code", r["type"]) for r in replies if r["type"] in proto.FINAL_TYPES]
+    assert sorted(finals) == ["duplicate_id", "result"]
+
+
+def test_cancel_a_running_job(client):
+    gray = fixtures.drawing(2500, 2500, seed=10)
+    job = client.start_clean(gray.tobytes(), 2500, 2500, "gray8", {"scale": 1.0})
+    while job.stage not in ("inference",):
+        client.pump(0.05)
+        assert not job.finished
+    client.cancel(job)
+    with pytest.raises(proto.BackendError) as err:
+        client.wait(job, timeout=60)
+    assert err.value.code == "cancelled"
+    assert client.ping()["type"] == "pong"
+
+
+def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server, client):
+    gray = fixtures.drawing(2500, 2500, seed=11)
+    leaving = proto.Client(backend_server["endpoint"])
+    leaving.start_clean(gray.tobytes(), 2500, 2500, "gray8", {"scale": 1.0})
+    leaving.close()  # gone before any reply
+    small = fixtures.drawing(64, 64)
+    header, _ = client.clean(small.tobytes(), 64, 64, "gray8", timeout=120)
+    assert header["type"] == "result"
+    assert backend_server["proc"].poll() is None
+
+
+def test_no_backend_is_reported_quickly():
+    with proto.Client(f"tcp://127.0.0.1:{fixtures.free_port()}") as c:
+        with pytest.raises(proto.BackendUnavailable) as err:
+            c.info(timeout=1.0)
+    assert "backend" in str(err.value)

@@ -1,0 +1,46 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tests import fixtures  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def test_model(tmp_path_factory) -> Path:
+    return fixtures.save_test_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def backend_server(test_model, tmp_path_factory):
+    """A real `python -m backend serve` process on a free loopback port."""
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    log = tmp_path_factory.mktemp("logs") / "backend.log"
+    proc = fixtures.start_backend(
+        [
+            "serve",
+            "--bind",
+            endpoint,
+            "--model",
+            str(test_model),
+            "--tile",
+            "256",
+            "--overlap",
+            "32",
+            "--max-pixels",
+            "20000000",
+            "--max-queue",
+            "8",
+        ],
+        log,
+    )
+    try:
+        fixtures.wait_ready(endpoint, proc, log)
+        yield {"endpoint": endpoint, "proc": proc, "log": log}
+    finally:
+        fixtures.stop(proc)

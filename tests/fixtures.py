@@ -1,0 +1,120 @@
+"""Real models, real drawings and a real backend process for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_threshold_model():
+    """A small real Keras model with hand-set weights: dark strokes → line, paper → paper.
+
+    Output = sigmoid(20 · (0.8 · mean5x5(x) + 0.2 · coarse8(x)) − 12): a local mean with
+    some 8x8 context (so it needs multiples of 8 and has a receptive field wider than one
+    pixel, which makes tiling and seams testable), then a steep threshold near 0.6.
+    """
+    import keras
+
+    inp = keras.Input((None, None, 1))
+    local = keras.layers.Conv2D(1, 5, padding="same", use_bias=False, name="local")(inp)
+    coarse = keras.layers.AveragePooling2D(8)(inp)
+    coarse = keras.layers.UpSampling2D(8)(coarse)
+    mixed = keras.layers.Concatenate()([local, coarse])
+    mixed = keras.layers.Conv2D(1, 1, use_bias=False, name="mix")(mixed)
+    out = keras.layers.Conv2D(1, 1, activation="sigmoid", name="decide")(mixed)
+    model = keras.Model(inp, out, name="threshold_test_model")
+    model.get_layer("local").set_weights([np.full((5, 5, 1, 1), 1 / 25, np.float32)])
+    model.get_layer("mix").set_weights([np.array([[[[0.8], [0.2]]]], np.float32)])
+    model.get_layer("decide").set_weights(
+        [np.full((1, 1, 1, 1), 20.0, np.float32), np.array([-12.0], np.float32)]
+    )
+    return model
+
+
+def save_test_model(directory: Path, stroke_width_px: float = 3.0) -> Path:
+    path = Path(directory) / "test-model.keras"
+    build_threshold_model().save(path)
+    card = {
+        "name": "threshold-test-model",
+        "version": "test",
+        "card_format": 1,
+        "input": {"channels": 1, "multiple": 8, "range": [0, 1], "polarity": "paper=1 ink=0"},
+        "output": {"activation": "sigmoid", "polarity": "paper=1 ink=0"},
+        "working_scale": {"stroke_width_px": stroke_width_px, "patch": 424},
+    }
+    path.with_suffix(".json").write_text(json.dumps(card))
+    return path
+
+
+def drawing(height: int = 300, width: int = 400, seed: int = 0, width_px: int = 3) -> np.ndarray:
+    """A gray (uint8) 'sketch': dark strokes and faint pencil noise on off-white paper."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width), 235, np.uint8)
+    for _ in range(max(4, height * width // 12000)):
+        p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        p2 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.line(image, p1, p2, int(rng.integers(10, 60)), width_px, cv2.LINE_AA)
+    noise = rng.normal(0, 6, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backend_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_backend(args: list[str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")  # noqa: SIM115 - handed to the child, closed with it
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend", *args],
+        cwd=ROOT,
+        env=backend_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ready(
+    endpoint: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0, server_key=None
+) -> dict:
+    import sketch_client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"backend exited early:\n{Path(log_path).read_text()}")
+        with sketch_client.Client(endpoint, server_key=server_key) as client:
+            try:
+                return client.info(timeout=1.0)
+            except sketch_client.BackendUnavailable:
+                time.sleep(0.3)
+    raise RuntimeError(f"backend did not answer in {timeout}s:\n{Path(log_path).read_text()}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
