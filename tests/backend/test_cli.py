@@ -1,0 +1,99 @@
+"""`python -m backend clean` on files and folders, in-process and through a server."""
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from tests import fixtures
+
+
+def run_cli(*args, timeout=180):
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        cwd=fixtures.ROOT,
+        env=fixtures.backend_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def make_folder(root):
+    (root / "frames" / "act2").mkdir(parents=True)
+    cv2.imwrite(str(root / "frames" / "f001.png"), fixtures.drawing(120, 150, seed=1))
+    cv2.imwrite(str(root / "frames" / "act2" / "f002.jpg"), fixtures.drawing(90, 100, seed=2))
+    deep = fixtures.drawing(80, 80, seed=3).astype(np.uint16) * 257
+    cv2.imwrite(str(root / "frames" / "f003.png"), cv2.cvtColor(deep, cv2.COLOR_GRAY2BGR))
+    (root / "frames" / "notes.txt").write_text("not an image")
+    return root / "frames"
+
+
+def test_clean_a_folder_in_process(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    out = run_cli(
+        "clean",
+        str(frames),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(test_model),
+        "--scale",
+        "1",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "3 of 3 image(s) cleaned" in out.stdout
+    result = cv2.imread(str(tmp_path / "out" / "f001.png"), cv2.IMREAD_UNCHANGED)
+    assert result.shape == (120, 150) and result.dtype == np.uint8  # black on white: gray
+    ink = fixtures.drawing(120, 150, seed=1) < 128
+    assert result[ink].mean() < 60 and result[~ink].mean() > 230
+    assert (tmp_path / "out" / "act2" / "f002.png").exists()
+    assert cv2.imread(str(tmp_path / "out" / "f003.png")).shape[:2] == (80, 80)
+
+
+def test_clean_through_a_server_with_transparent_style(tmp_path, backend_server):
+    frames = make_folder(tmp_path)
+    out = run_cli(
+        "clean",
+        str(frames / "f001.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--server",
+        backend_server["endpoint"],
+        "--style",
+        "transparent",
+        "--color",
+        "#0000ff",
+    )
+    assert out.returncode == 0, out.stderr
+    bgra = cv2.imread(str(tmp_path / "out" / "f001.png"), cv2.IMREAD_UNCHANGED)
+    assert bgra.shape == (120, 150, 4)
+    lines = bgra[..., 3] > 128
+    assert lines.any() and (bgra[lines][:, 0] == 255).all() and (bgra[lines][:, 2] == 0).all()
+
+
+def test_unreadable_file_is_reported_and_others_go_on(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    (frames / "broken.png").write_bytes(b"\x89PNG not really")
+    out = run_cli("clean", str(frames), "-o", str(tmp_path / "out"), "--model", str(test_model))
+    assert out.returncode == 1
+    assert "broken.png" in out.stderr and "3 of 4 image(s) cleaned" in out.stdout
+
+
+def test_bad_option_and_missing_server_are_clear(tmp_path):
+    frames = make_folder(tmp_path)
+    out = run_cli("clean", str(frames), "-o", str(tmp_path / "o"), "--threshold", "sharp")
+    assert out.returncode != 0 and "threshold must be" in out.stderr
+    port = fixtures.free_port()
+    out = run_cli(
+        "clean", str(frames), "-o", str(tmp_path / "o"), "--server", f"tcp://127.0.0.1:{port}"
+    )
+    assert out.returncode != 0 and "no Sketch Cleanup backend answers" in out.stderr
+
+
+def test_help_lists_every_command():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("serve", "worker", "broker", "keys", "info", "clean"):
+        assert command in out.stdout
