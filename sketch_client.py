@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
+from pathlib import Path
 
-import zmq
+try:
+    import zmq
+except ImportError:  # install.py reads the paths below before pyzmq is installed
+    zmq = None
 
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5571"
@@ -65,6 +70,29 @@ ERROR_CODES = (
     "duplicate_id",
     "internal",
 )
+
+
+def data_dir() -> Path:
+    """Where install.py puts the backend's environment, model and backend.json."""
+    if os.environ.get("SKETCH_CLEANUP_HOME"):
+        return Path(os.environ["SKETCH_CLEANUP_HOME"])
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / (
+            "sketch-cleanup"
+        )
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "sketch-cleanup"
+    xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(xdg) / "sketch-cleanup"
+
+
+def backend_config() -> dict | None:
+    """How to start the local backend ({"command": [...], "endpoint": ...}), if installed."""
+    path = data_dir() / "backend.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 class ProtocolError(ValueError):
@@ -267,6 +295,11 @@ class Client:
         stall_timeout: float = 20.0,
         context: zmq.Context | None = None,
     ):
+        if zmq is None:
+            raise BackendUnavailable(
+                f"pyzmq is not installed for this Python ({sys.version.split()[0]}): "
+                "run install.py again"
+            )
         self.endpoint = endpoint
         self.server_key = server_key.encode() if isinstance(server_key, str) else server_key
         self.stall_timeout = stall_timeout
