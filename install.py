@@ -57,8 +57,10 @@ class Installer:
             if not self.dry_run:
                 venv.EnvBuilder(with_pip=True, clear=False).create(self.venv)
         self.run(self.python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        self.say("installing TensorFlow, Keras, OpenCV, pyzmq and the backend "
-                 "(the first time downloads about 700 MB)")
+        self.say(
+            "installing TensorFlow, Keras, OpenCV, pyzmq and the backend "
+            "(the first time downloads about 700 MB)"
+        )
         self.run(self.python, "-m", "pip", "install", "--quiet", str(ROOT))
         self.done.append(f"backend environment: {self.venv}")
 
@@ -66,8 +68,10 @@ class Installer:
         target = self.home / "models"
         missing = [name for name in MODEL_FILES if not (ROOT / "models" / name).exists()]
         if missing:
-            raise SystemExit(f"the model files {missing} are missing from {ROOT / 'models'}; "
-                             "train one with `python -m trainer train` and export it there")
+            raise SystemExit(
+                f"the model files {missing} are missing from {ROOT / 'models'}; "
+                "train one with `python -m trainer train` and export it there"
+            )
         self.say(f"copying the model to {target}")
         if not self.dry_run:
             target.mkdir(parents=True, exist_ok=True)
@@ -88,12 +92,16 @@ class Installer:
         bin_dir = self.home / "bin"
         if os.name == "nt":
             script = bin_dir / "sketch-cleanup.cmd"
-            text = (f'@echo off\r\nset "SKETCH_CLEANUP_MODEL={model}"\r\n'
-                    f'"{self.python}" -m backend %*\r\n')
+            text = (
+                f'@echo off\r\nset "SKETCH_CLEANUP_MODEL={model}"\r\n'
+                f'"{self.python}" -m backend %*\r\n'
+            )
         else:
             script = bin_dir / "sketch-cleanup"
-            text = (f'#!/bin/sh\nexport SKETCH_CLEANUP_MODEL="{model}"\n'
-                    f'exec "{self.python}" -m backend "$@"\n')
+            text = (
+                f'#!/bin/sh\nexport SKETCH_CLEANUP_MODEL="{model}"\n'
+                f'exec "{self.python}" -m backend "$@"\n'
+            )
         self.say(f"writing {self.home / 'backend.json'} and {script}")
         if not self.dry_run:
             bin_dir.mkdir(parents=True, exist_ok=True)
@@ -114,12 +122,28 @@ class Installer:
         self.say(f"starting the backend on {endpoint} to clean an example sketch")
         log_path = self.home / "example-backend.log"
         with open(log_path, "w") as log:
-            backend = subprocess.Popen([*config["command"], "--bind", endpoint], env=env,
-                                       stdout=log, stderr=subprocess.STDOUT, cwd=self.home)
+            backend = subprocess.Popen(
+                [*config["command"], "--bind", endpoint],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+            )
         try:
             self._wait_ready(endpoint, backend, log_path)
-            self.run(self.python, "-m", "backend", "clean", EXAMPLE, "-o", out_dir,
-                     "--server", endpoint, env=env, cwd=self.home)
+            self.run(
+                self.python,
+                "-m",
+                "backend",
+                "clean",
+                EXAMPLE,
+                "-o",
+                out_dir,
+                "--server",
+                endpoint,
+                env=env,
+                cwd=self.home,
+            )
         finally:
             backend.terminate()
             backend.wait(30)
@@ -127,19 +151,60 @@ class Installer:
         self.done.append(f"example: {EXAMPLE} cleaned into {result}")
 
     def _wait_ready(self, endpoint: str, backend: subprocess.Popen, log_path: Path) -> None:
-        probe = ("import sys, sketch_client as c; cl = c.Client(sys.argv[1]); "
-                 "print(cl.info(timeout=2.0)['device'])")
+        probe = (
+            "import sys, sketch_client as c; cl = c.Client(sys.argv[1]); "
+            "print(cl.info(timeout=2.0)['device'])"
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if backend.poll() is not None:
                 raise SystemExit(f"the backend failed to start:\n{log_path.read_text()}")
-            answer = subprocess.run([str(self.python), "-c", probe, endpoint],
-                                    capture_output=True, text=True, cwd=self.home)
+            answer = subprocess.run(
+                [str(self.python), "-c", probe, endpoint],
+                capture_output=True,
+                text=True,
+                cwd=self.home,
+            )
             if answer.returncode == 0:
                 self.say(f"backend ready on {answer.stdout.strip()}")
                 return
             time.sleep(1)
         raise SystemExit(f"the backend did not answer within 3 minutes; see {log_path}")
+
+    def vendor_pyzmq(self, target: Path, python_version: str, platforms: list[str]) -> None:
+        """pyzmq built for an editor's own Python (version like "3.11", pip platform tags),
+        unpacked into `target`, which the plugin puts on sys.path. Uses the backend's pip."""
+        if (target / "zmq").is_dir():
+            self.say(f"pyzmq already in {target}")
+            return
+        platform_args = [arg for tag in platforms for arg in ("--platform", tag)]
+        self.run(
+            self.python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python_version,
+            *platform_args,
+            "--target",
+            target,
+            "pyzmq",
+        )
+
+    def editors(self, which: str, uninstall: bool = False) -> None:
+        """Each plugin folder's installer.py knows its editor's folders and Python."""
+        import importlib
+
+        for name in ("krita", "gimp"):
+            if which not in (name, "all"):
+                continue
+            module = importlib.import_module(f"{name}_plugin.installer")
+            self.done.extend(module.install(self, uninstall=uninstall))
 
     def uninstall(self) -> None:
         if not self.home.exists():
@@ -162,26 +227,38 @@ def _free_port() -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Install Sketch Cleanup: the backend with its model, then check it by "
-        "cleaning an example sketch.", epilog=f"Installs into {sketch_client.data_dir()} "
-        "(set SKETCH_CLEANUP_HOME to change it).")
+        "cleaning an example sketch.",
+        epilog=f"Installs into {sketch_client.data_dir()} (set SKETCH_CLEANUP_HOME to change it).",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove what was installed")
-    parser.add_argument("--skip-example", action="store_true",
-                        help="do not clean the example sketch at the end")
+    parser.add_argument(
+        "--skip-example", action="store_true", help="do not clean the example sketch at the end"
+    )
+    parser.add_argument(
+        "--editor",
+        choices=("krita", "gimp", "all", "none"),
+        default="all",
+        help="which editors to install the plugin into (%(default)s)",
+    )
     args = parser.parse_args(argv)
     installer = Installer(sketch_client.data_dir(), args.dry_run)
     try:
         if args.uninstall:
-            installer.uninstall()
+            installer.editors(args.editor, uninstall=True)
+            if args.editor == "all":
+                installer.uninstall()
         else:
             installer.backend()
             model = installer.model()
             installer.launcher(model)
+            installer.editors(args.editor)
             if not args.skip_example:
                 installer.example()
     except subprocess.CalledProcessError as exc:
-        print(f"\nfailed: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}",
-              file=sys.stderr)
+        print(
+            f"\nfailed: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}", file=sys.stderr
+        )
         return 1
     print("\nSketch Cleanup " + ("would be set up" if args.dry_run else "is set up") + ":")
     for line in installer.done:
