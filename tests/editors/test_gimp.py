@@ -1,0 +1,673 @@
+"""The GIMP 3 plug-in, driven through real gimp-console-3.0 against a real backend.
+
+GIMP 3 runs in a Debian trixie chroot (tests/provision_gimp.sh); it shares the host's
+loopback, so the plug-in inside reaches the `backend_server` fixture on 127.0.0.1. The
+plug-in is installed by gimp_plugin.installer (install.py's path) into a HOME inside the
+chroot; gimp_batch/clean_cases.py then runs in gimp-console-3.0, loads real image files,
+calls the real procedure through the PDB (NONINTERACTIVE, with a config) and dumps what
+it got, which the tests check with numpy. Cases share GIMP sessions: `cleaned` (seven
+successful cleans) and `refused` (six clean failures), plus one session each for CURVE
+and vendored pyzmq. A GIMP start costs seconds, so this keeps the file near 2 minutes.
+
+The first tests need no GIMP: the plug-in's connection and option code on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import sketch_client
+from tests import fixtures
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = ROOT / "gimp_plugin" / "sketch-cleanup"
+BATCH = Path(__file__).resolve().parent / "gimp_batch" / "clean_cases.py"
+sys.path.insert(0, str(PLUGIN_DIR))
+
+import cleanup_support as support  # noqa: E402
+
+from gimp_plugin import installer as gimp_installer  # noqa: E402
+from install import Installer  # noqa: E402
+
+DEFAULT_CHROOT = "/var/cache/sketch-cleanup/gimp-trixie"
+CHROOT = Path(os.environ.get("SKETCH_GIMP_CHROOT", DEFAULT_CHROOT))
+PROVISION = ("" if CHROOT == Path(DEFAULT_CHROOT) else f"SKETCH_GIMP_CHROOT={CHROOT} ") + (
+    "bash tests/provision_gimp.sh"
+)
+GIMP_TIMEOUT = 150  # s for one gimp-console run (first start in a fresh HOME about 6 s)
+
+
+def _gimp_missing() -> str | None:
+    if not (CHROOT / ".sketch-cleanup-provisioned").exists():
+        return f"GIMP 3 chroot missing at {CHROOT}: provision it with `sudo {PROVISION}`"
+    if os.geteuid() != 0:
+        return "driving GIMP 3 in its chroot needs root (chroot)"
+    return None
+
+
+editors = pytest.mark.editors  # the tests that start real GIMP 3
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line cores, far-from-any-stroke paper) of a fixtures.drawing() sketch.
+
+    The outer 4 px do not count as paper: the test model's zero-padded convolutions see
+    ink beyond the image edge, so the backend may draw a line along the border.
+    """
+    core = gray < 70
+    near = cv2.dilate((gray < 180).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    paper = ~near
+    paper[:4], paper[-4:], paper[:, :4], paper[:, -4:] = False, False, False, False
+    return core, paper
+
+
+def _check_lines(rgba: np.ndarray, gray: np.ndarray, where: np.ndarray | None = None) -> None:
+    """Transparent style: dark opaque lines on the ink, nothing on clean paper."""
+    core, paper = _ink(gray)
+    if where is not None:
+        core, paper = core & where, paper & where
+    assert core.sum() > 200 and paper.sum() > 2000, "test drawing too small to judge"
+    alpha = rgba[..., 3]
+    on_ink = (alpha[core] > 128).mean()
+    assert on_ink > 0.9, f"only {on_ink:.0%} of the line cores became line"
+    assert (alpha[paper] == 0).all(), "the clean layer has marks on empty paper"
+    dark = rgba[..., :3][core & (alpha > 128)]
+    assert dark.max() < 80, f"lines should be black, got up to {dark.max()}"
+
+
+def _free_port() -> int:
+    return fixtures.free_port()
+
+
+# ---------------------------------------------------------------- host-side, no GIMP
+
+
+def test_protocol_options_map_the_dialog():
+    assert support.protocol_options("transparent", "#000000", "otsu", 0.5, "auto", 1.0) == {
+        "style": "transparent",
+        "color": "#000000",
+        "threshold": "otsu",
+        "scale": "auto",
+    }
+    options = support.protocol_options("white", "#FF8000", "fixed", 0.35, "custom", 2.5)
+    assert options == {"style": "white", "color": "#ff8000", "threshold": 0.35, "scale": 2.5}
+    merged = sketch_client.check_options(options, "rgba8")  # the backend's own validation
+    assert merged["threshold"] == 0.35 and merged["scale"] == 2.5
+    with pytest.raises(support.PluginError, match="detail factor"):
+        support.protocol_options("soft", "#000000", "none", 0.5, "custom", 9.0)
+
+
+@pytest.mark.parametrize(
+    "nick, expected",
+    [
+        ("u8-non-linear", ("R'G'B'A u8", "rgba8")),
+        ("u8-linear", ("R'G'B'A u8", "rgba8")),
+        ("u16-perceptual", ("R'G'B'A u16", "rgba16")),
+        ("u32-linear", ("RGBA float", "rgbaf32")),
+        ("half-non-linear", ("RGBA float", "rgbaf32")),
+        ("double-linear", ("RGBA float", "rgbaf32")),
+    ],
+)
+def test_every_precision_keeps_its_depth(nick, expected):
+    assert support.formats_for_precision(nick) == expected
+
+
+def test_server_key_file_from_backend_keys(tmp_path):
+    import zmq.auth
+
+    public, secret = zmq.auth.create_certificates(tmp_path, "server")
+    key = support.load_server_key(public)
+    assert key == zmq.auth.load_certificate(public)[0].decode()
+    (tmp_path / "bare.key").write_text(key + "\n")
+    assert support.load_server_key(tmp_path / "bare.key") == key
+    assert support.load_server_key("") is None
+    (tmp_path / "junk.key").write_text("hello\n")
+    with pytest.raises(support.PluginError, match="no CURVE public key"):
+        support.load_server_key(tmp_path / "junk.key")
+    with pytest.raises(support.PluginError, match="Cannot read"):
+        support.load_server_key(tmp_path / "missing.key")
+
+
+def test_only_the_installed_local_backend_is_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    assert support.resolve_endpoint("") == (sketch_client.DEFAULT_ENDPOINT, None)
+    config = {"command": ["x"], "endpoint": "tcp://127.0.0.1:5999"}
+    (tmp_path / "backend.json").write_text(json.dumps(config))
+    assert support.resolve_endpoint("") == ("tcp://127.0.0.1:5999", config)
+    assert support.resolve_endpoint(" tcp://127.0.0.1:5999 ")[1] == config
+    assert support.resolve_endpoint("tcp://127.0.0.1:6000") == ("tcp://127.0.0.1:6000", None)
+    assert support.resolve_endpoint("tcp://gpu-box:5999") == ("tcp://gpu-box:5999", None)
+    with pytest.raises(support.PluginError, match="not a ZeroMQ endpoint"):
+        support.resolve_endpoint("gpu-box:5571")
+
+
+def test_size_limits_are_checked_before_reading_pixels(backend_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    client = support.connect(backend_server["endpoint"])
+    try:
+        support.check_limits(client, 4000, 3000, "rgbaf32")  # 12 Mpx: within 20 Mpx
+        with pytest.raises(support.PluginError, match="too large.*5000x5000"):
+            support.check_limits(client, 5000, 5000, "rgba8")  # 25 Mpx
+    finally:
+        client.close()
+
+
+def test_backend_down_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(
+        support.PluginError, match=f"No Sketch Cleanup backend answers at {endpoint}"
+    ):
+        support.connect(endpoint)
+    assert time.monotonic() - started < 10
+
+
+def test_starts_the_installed_backend_detached_and_leaves_it_running(
+    tmp_path, monkeypatch, test_model
+):
+    """No backend answers: connect() starts the one backend.json describes, in its own
+    session (GIMP kills a cancelled plug-in's process group), and it outlives the client."""
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    config = {
+        "command": [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
+        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "endpoint": endpoint,
+    }
+    (tmp_path / "backend.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    statuses = []
+    client = support.connect("", on_status=statuses.append)
+    proc = client.backend_process
+    try:
+        assert proc is not None and proc.poll() is None
+        assert os.getsid(proc.pid) == proc.pid, "the backend must run in its own session"
+        assert statuses and statuses[0].startswith("Starting the Sketch Cleanup backend")
+        gray = fixtures.drawing(160, 200, seed=3)
+        rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+        options = support.protocol_options("transparent", "#000000", "otsu", 0.5, "auto", 1.0)
+        result = support.clean(client, rgba.tobytes(), 200, 160, "rgba8", options)
+        _check_lines(np.frombuffer(result, np.uint8).reshape(160, 200, 4), gray)
+        client.close()
+        assert proc.poll() is None, "the backend must keep running for the next use"
+        second = support.connect("")  # the next plug-in run finds it: nothing started
+        assert second.backend_process is None
+        second.close()
+        assert "started by the GIMP plug-in" in (tmp_path / "backend.log").read_text()
+    finally:
+        fixtures.stop(proc)
+
+
+def test_backend_that_fails_to_start_is_reported(tmp_path, monkeypatch):
+    config = {
+        "command": [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"],
+        "endpoint": f"tcp://127.0.0.1:{_free_port()}",
+    }
+    (tmp_path / "backend.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    with pytest.raises(support.PluginError, match=r"(?s)exit code 3.*no model here"):
+        support.connect("")
+
+
+@pytest.fixture(scope="module")
+def curve_backend(test_model, tmp_path_factory):
+    """A real backend that only speaks CURVE (python -m backend keys; --curve-secret)."""
+    import zmq.auth
+
+    keys = tmp_path_factory.mktemp("curve-keys")
+    public, secret = zmq.auth.create_certificates(keys, "server")
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    log = keys / "backend.log"
+    args = ["serve", "--bind", endpoint, "--model", str(test_model), "--curve-secret", secret]
+    proc = fixtures.start_backend(args, log)
+    try:
+        server_key = zmq.auth.load_certificate(public)[0]
+        fixtures.wait_ready(endpoint, proc, log, server_key=server_key)
+        yield {"endpoint": endpoint, "public": Path(public), "keys": keys}
+    finally:
+        fixtures.stop(proc)
+
+
+def test_curve_backend_needs_the_right_key(curve_backend, tmp_path, monkeypatch):
+    import zmq.auth
+
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    endpoint = curve_backend["endpoint"]
+    client = support.connect(endpoint, str(curve_backend["public"]))
+    assert client.limits is not None
+    client.close()
+    wrong, _ = zmq.auth.create_certificates(tmp_path, "other")
+    expected = re.escape(f"No Sketch Cleanup backend answers at {endpoint}. Check that")
+    with pytest.raises(support.PluginError, match=expected + ".*server key file"):
+        support.connect(endpoint, wrong)
+    with pytest.raises(support.PluginError, match="secret key file"):
+        support.connect(endpoint, str(curve_backend["public"]) + "_secret")
+
+
+# ---------------------------------------------------------------- the installer
+
+
+def _installer(tmp_path: Path, dry_run: bool = False) -> Installer:
+    installer = Installer(tmp_path / "sketch-home", dry_run)
+    installer.python = Path(sys.executable)  # its pip vendors pyzmq (the backend venv's)
+    return installer
+
+
+def test_installer_dry_run_changes_nothing_then_installs_idempotently(tmp_path, monkeypatch):
+    gimp_dir = tmp_path / "gimp3"
+    monkeypatch.setenv("GIMP3_DIRECTORY", str(gimp_dir))
+    python = [sys.executable]  # a Python with pyzmq: nothing to vendor
+    lines = gimp_installer.install(_installer(tmp_path, dry_run=True), python=python)
+    assert not gimp_dir.exists() and "plug-ins" in lines[0]
+    for _ in range(2):
+        lines = gimp_installer.install(_installer(tmp_path), python=python)
+        plugin = gimp_dir / "plug-ins" / "sketch-cleanup"
+        assert sorted(p.name for p in plugin.iterdir()) == [
+            "cleanup_support.py",
+            "sketch-cleanup.py",
+            "sketch_client.py",
+        ]
+        assert os.access(plugin / "sketch-cleanup.py", os.X_OK)
+        assert (plugin / "sketch_client.py").read_bytes() == (
+            ROOT / "sketch_client.py"
+        ).read_bytes()
+        assert "pyzmq" in lines[0] and "Clean Sketch" in lines[0]
+    lines = gimp_installer.install(_installer(tmp_path, dry_run=True), uninstall=True)
+    assert plugin.exists()
+    lines = gimp_installer.install(_installer(tmp_path), uninstall=True)
+    assert not plugin.exists() and "removed" in lines[0]
+
+
+def test_installer_says_when_gimp3_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GIMP3_DIRECTORY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    monkeypatch.setattr(gimp_installer, "_system_gimp3", lambda: False)
+    monkeypatch.setattr(gimp_installer, "_flatpak_gimp", lambda: False)
+    lines = gimp_installer.install(_installer(tmp_path))
+    assert lines[0].startswith("GIMP 3 not found")
+    assert "GIMP 3 not found" in capsys.readouterr().out
+    assert not (tmp_path / ".config").exists()
+
+
+# ---------------------------------------------------------------- real GIMP 3
+
+
+class GimpRunner:
+    """Runs gimp_batch/clean_cases.py in gimp-console-3.0 inside the chroot.
+
+    One GIMP start serves several cases (a start costs seconds on a 2-core machine);
+    each case loads its own image file and writes its own result.
+    """
+
+    def __init__(self, base: Path):
+        self.base = base  # inside the chroot
+        self.home = base / "home"
+
+    @staticmethod
+    def inside(path: Path) -> str:
+        return "/" + str(Path(path).relative_to(CHROOT))
+
+    @property
+    def plugin_dir(self) -> Path:
+        return self.home / ".config" / "GIMP" / "3.0" / "plug-ins" / "sketch-cleanup"
+
+    def install(self, tmp_path: Path, pyzmq: str = "auto") -> list[str]:
+        """The real installer, into this HOME (GIMP3_DIRECTORY) for the chroot's Python."""
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GIMP3_DIRECTORY", str(self.home / ".config" / "GIMP" / "3.0"))
+            python = ["chroot", str(CHROOT), "/usr/bin/python3"]
+            lines = gimp_installer.install(_installer(tmp_path), python=python, pyzmq=pyzmq)
+        assert os.access(self.plugin_dir / "sketch-cleanup.py", os.X_OK)
+        return lines
+
+    def run(self, cases: dict[str, tuple[np.ndarray, dict]], data_home: Path | None = None):
+        """{case name: (image, case spec)} -> {case name: result}."""
+        work = self.base / f"run-{uuid.uuid4().hex[:8]}"
+        work.mkdir(parents=True)
+        shutil.copy(BATCH, work / "clean_cases.py")
+        data_home = data_home or (work / "no-backend-installed")
+        data_home.mkdir(exist_ok=True)
+        specs = []
+        for name, (image, case) in cases.items():
+            (work / name).mkdir()
+            cv2.imwrite(str(work / name / "input.png"), image)
+            specs.append(
+                {
+                    "image": self.inside(work / name / "input.png"),
+                    "out_dir": self.inside(work / name),
+                    **case,
+                }
+            )
+        (work / "spec.json").write_text(json.dumps({"cases": specs, "out_dir": self.inside(work)}))
+        code = (
+            f"SPEC = {self.inside(work / 'spec.json')!r}; "
+            f"exec(open({self.inside(work / 'clean_cases.py')!r}).read())"
+        )
+        command = [
+            "chroot", str(CHROOT), "env", "-i",
+            f"HOME={self.inside(self.home)}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+            f"SKETCH_CLEANUP_HOME={self.inside(data_home)}",
+            "gimp-console-3.0", "-i", "--batch-interpreter", "python-fu-eval",
+            "-b", code, "--quit",
+        ]  # fmt: skip
+        log = work / "gimp.log"
+        timeout = GIMP_TIMEOUT + 20 * len(cases)
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                pytest.fail(f"gimp-console-3.0 ran over {timeout} s:\n{_tail(log)}")
+        if not (work / "done.json").exists():
+            pytest.fail(f"GIMP did not finish its cases (exit {proc.returncode}):\n{_tail(log)}")
+        results = {}
+        for name in cases:
+            result = json.loads((work / name / "result.json").read_text())
+            result.update(work=work / name, log=_tail(log))
+            results[name] = result
+        return results
+
+    @staticmethod
+    def pixels(result: dict, kind: str = "u8") -> np.ndarray:
+        w, h = result["new_layer"]["size"]
+        dtype = {"u8": np.uint8, "u16": np.uint16, "float": np.float32}[kind]
+        data = (result["work"] / result["dumps"][kind]).read_bytes()
+        return np.frombuffer(data, dtype).reshape(h, w, 4)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _ran(result: dict) -> dict:
+    assert result["ok"], result.get("error", "") + "\n" + result["log"]
+    assert result["procedure_found"], "GIMP did not register the plug-in\n" + result["log"]
+    return result
+
+
+def _succeeded(result: dict) -> dict:
+    _ran(result)
+    assert result["status"] == "success", f"{result['message']}\n{result['log']}"
+    assert result["source_unchanged"], "the source layer was modified"
+    names = [layer["name"] for layer in result["layers"]]
+    assert names.count("Clean Sketch") == 1 and len(names) == len(result["layers_before"]) + 1
+    assert result["new_position"] == result["source_position"] - 1, "not directly above"
+    return result["new_layer"]
+
+
+def _refused(result: dict, *phrases: str) -> None:
+    _ran(result)
+    assert result["status"] == "execution-error", result["status"]
+    for phrase in phrases:
+        assert phrase in result["message"], result["message"]
+    assert result["layers"] == result["layers_before"], "a refused run changed the layers"
+    assert result["source_unchanged"]
+
+
+@pytest.fixture(scope="module")
+def gimp():
+    reason = _gimp_missing()
+    if reason:
+        pytest.skip(reason)
+    base = CHROOT / "tmp" / "sketch-cleanup-tests"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    yield GimpRunner(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _bgr(gray: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+
+
+DRAWINGS = {  # case name -> the sketch it cleans (gray, uint8)
+    "rgb8": fixtures.drawing(240, 320, seed=1),
+    "rgba8-offset": fixtures.drawing(240, 320, seed=2),
+    "white-red": fixtures.drawing(200, 260, seed=3),
+    "u16": fixtures.drawing(200, 260, seed=4),
+    "float": fixtures.drawing(200, 260, seed=5),
+    "gray": fixtures.drawing(220, 300, seed=6),
+    "selection": fixtures.drawing(300, 400, seed=7),
+}
+SELECTION = (60, 40, 260, 200)  # x, y, w, h in the drawing
+CANVAS = (10, 20)  # the selection case's layer offsets
+
+
+@pytest.fixture(scope="module")
+def cleaned(gimp, backend_server, tmp_path_factory):
+    """One GIMP session: the plug-in installed by the installer cleans seven images."""
+    lines = gimp.install(tmp_path_factory.mktemp("install"))
+    server = {"server": backend_server["endpoint"]}
+    d = DRAWINGS
+    deep = d["u16"].astype(np.uint16) * 257
+    deep += np.random.default_rng(0).integers(0, 200, deep.shape).astype(np.uint16)
+    x, y, w, h = SELECTION
+    cases = {
+        "rgb8": (_bgr(d["rgb8"]), {"config": server}),
+        "rgba8-offset": (
+            cv2.cvtColor(d["rgba8-offset"], cv2.COLOR_GRAY2BGRA),
+            {"config": server, "canvas_offset": [24, 16], "add_top_layer": True},
+        ),
+        "white-red": (
+            _bgr(d["white-red"]),
+            {"config": {**server, "style": "white", "line-color": "#ff0000"}},
+        ),
+        "u16": (  # soft alpha (threshold none) shows whether 16 bits came back
+            cv2.cvtColor(deep, cv2.COLOR_GRAY2BGR),
+            {"config": {**server, "threshold": "none"}, "dump_deep": True},
+        ),
+        "float": (
+            _bgr(d["float"]),
+            {
+                "config": {**server, "threshold": "none"},
+                "precision": "FLOAT_LINEAR",
+                "dump_deep": True,
+            },
+        ),
+        "gray": (d["gray"], {"config": server}),
+        "selection": (
+            _bgr(d["selection"]),
+            {
+                "config": server,
+                "canvas_offset": list(CANVAS),
+                "selection": {"shape": "ellipse", "rect": [x + CANVAS[0], y + CANVAS[1], w, h]},
+            },
+        ),
+    }
+    return lines, gimp.run(cases)
+
+
+@editors
+def test_gimp_installer_uses_the_chroot_pythons_pyzmq(cleaned):
+    lines, _ = cleaned
+    assert "pyzmq" in lines[0] and "of GIMP's Python 3." in lines[0], lines
+
+
+@editors
+@pytest.mark.parametrize("name", ["rgb8", "rgba8-offset"])
+def test_gimp_cleans_an_8bit_layer(cleaned, name):
+    result = cleaned[1][name]
+    layer = _succeeded(result)
+    assert result["precision"] == result["precision_after"] == "u8-non-linear"
+    offsets = [24, 16] if name == "rgba8-offset" else [0, 0]
+    assert layer["offsets"] == result["source_offsets"] == offsets
+    assert layer["size"] == [320, 240] and layer["bpp"] == 4
+    if name == "rgba8-offset":  # the new layer goes right above its source, not on top
+        assert [x["name"] for x in result["layers"]] == ["top", "Clean Sketch", "sketch"]
+    _check_lines(GimpRunner.pixels(result), DRAWINGS[name])
+
+
+@editors
+def test_gimp_white_style_and_line_colour(cleaned):
+    result = cleaned[1]["white-red"]
+    _succeeded(result)
+    rgba = GimpRunner.pixels(result).astype(int)
+    core, paper = _ink(DRAWINGS["white-red"])
+    assert (rgba[..., 3] == 255).all(), "white style is opaque"
+    red = (rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80)
+    assert red[core].mean() > 0.9, "lines should be the chosen red"
+    assert (rgba[paper][:, :3] > 240).all(), "paper should be white"
+
+
+@editors
+def test_gimp_16bit_image_keeps_its_depth(cleaned):
+    result = cleaned[1]["u16"]
+    layer = _succeeded(result)
+    assert result["precision"] == result["precision_after"] == "u16-non-linear"
+    assert layer["bpp"] == 8  # R'G'B'A u16
+    alpha16 = GimpRunner.pixels(result, "u16")[..., 3]
+    core, paper = _ink(DRAWINGS["u16"])
+    assert (alpha16[core] > 32768).mean() > 0.9
+    assert (alpha16[paper] < 2000).mean() > 0.99
+    between = alpha16[(alpha16 > 0) & (alpha16 < 65535)]
+    assert (between % 257 != 0).sum() > 50, "soft alpha came back with only 8 bits"
+
+
+@editors
+def test_gimp_float_image_keeps_its_depth(cleaned):
+    result = cleaned[1]["float"]
+    layer = _succeeded(result)
+    assert result["precision"] == result["precision_after"] == "float-linear"
+    assert layer["bpp"] == 16  # RGBA float
+    alpha = GimpRunner.pixels(result, "float")[..., 3]
+    core, paper = _ink(DRAWINGS["float"])
+    assert (alpha[core] > 0.5).mean() > 0.9 and (alpha[paper] < 0.03).mean() > 0.99
+    soft = alpha[(alpha > 0.01) & (alpha < 0.99)]
+    assert (np.abs(soft * 255 - np.round(soft * 255)) > 0.05).sum() > 50, "float came back 8-bit"
+
+
+@editors
+def test_gimp_grayscale_image(cleaned):
+    result = cleaned[1]["gray"]
+    layer = _succeeded(result)
+    assert result["base_type"] == "gray"
+    assert layer["bpp"] == 2 and layer["has_alpha"]  # Y'A u8: a gray layer, not RGB
+    rgba = GimpRunner.pixels(result)
+    assert (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 1] == rgba[..., 2]).all()
+    _check_lines(rgba, DRAWINGS["gray"])
+
+
+@editors
+def test_gimp_selection_cleans_only_inside_it(cleaned):
+    result = cleaned[1]["selection"]
+    layer = _succeeded(result)
+    x, y, w, h = SELECTION
+    assert layer["offsets"] == [x + CANVAS[0], y + CANVAS[1]] and layer["size"] == [w, h]
+    rgba = GimpRunner.pixels(result)
+    yy, xx = np.mgrid[0:h, 0:w]
+    ellipse = ((xx + 0.5 - w / 2) / (w / 2)) ** 2 + ((yy + 0.5 - h / 2) / (h / 2)) ** 2
+    inside, outside = ellipse < 0.9, ellipse > 1.1
+    region = DRAWINGS["selection"][y : y + h, x : x + w]
+    _check_lines(rgba, region, where=inside)
+    assert (rgba[..., 3][outside] == 0).all(), "lines outside the selection"
+    assert (region[outside] < 70).sum() > 50, "test needs ink outside the ellipse"
+
+
+@pytest.fixture(scope="module")
+def refused(gimp, tmp_path_factory):
+    """One GIMP session of runs that must fail cleanly. Its SKETCH_CLEANUP_HOME holds a
+    backend.json whose command dies at once, as a broken install would."""
+    gimp.install(tmp_path_factory.mktemp("install"))
+    data_home = gimp.base / "broken-install"
+    data_home.mkdir()
+    installed = f"tcp://127.0.0.1:{_free_port()}"
+    config = {
+        "command": ["/usr/bin/python3", "-c", "import sys; print('model missing'); sys.exit(3)"],
+        "endpoint": installed,
+    }
+    (data_home / "backend.json").write_text(json.dumps(config))
+    down = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens, not the installed one
+    image = _bgr(fixtures.drawing(120, 160, seed=10))
+    cases = {
+        "down": (image, {"config": {"server": down}}),
+        "cannot-start": (image, {}),  # server "": the installed backend, started on demand
+        "group": (image, {"group": True}),
+        "empty": (image, {"empty_layer": True}),
+        "mask": (image, {"layer_mask": True}),
+        "indexed": (image, {"indexed": True}),
+    }
+    return down, gimp.run(cases, data_home)
+
+
+@editors
+def test_gimp_backend_down_changes_nothing(refused):
+    down, results = refused
+    _refused(
+        results["down"], f"No Sketch Cleanup backend answers at {down}", "sketch-cleanup serve"
+    )
+
+
+@editors
+def test_gimp_backend_that_cannot_start_is_reported(refused):
+    """No backend answers at the installed address: the plug-in starts the installed
+    command, which dies, and says why."""
+    _refused(refused[1]["cannot-start"], "stopped while starting (exit code 3)", "model missing")
+
+
+@editors
+def test_gimp_refuses_groups_empty_layers_masks_and_indexed_images(refused):
+    results = refused[1]
+    _refused(results["group"], "“sketch group” is a layer group", "Merge Layer Group")
+    _refused(results["empty"], "“empty” is empty (fully transparent)")
+    _refused(results["mask"], "A layer mask is active")
+    assert results["indexed"]["base_type"] == "indexed"
+    _refused(results["indexed"], "Indexed images cannot hold", "Image ▸ Mode")
+
+
+@editors
+def test_gimp_curve_backend_with_server_key_file(gimp, curve_backend, tmp_path):
+    gimp.install(tmp_path)
+    key_file = gimp.base / "server.key"
+    shutil.copy(curve_backend["public"], key_file)
+    gray = fixtures.drawing(160, 200, seed=12)
+    config = {"server": curve_backend["endpoint"], "server-key-file": gimp.inside(key_file)}
+    result = gimp.run({"curve": (_bgr(gray), {"config": config})})["curve"]
+    _succeeded(result)
+    _check_lines(GimpRunner.pixels(result), gray)
+
+
+@editors
+def test_gimp_with_vendored_pyzmq(gimp, backend_server, tmp_path):
+    """The route for GIMPs whose Python lacks pyzmq: a wheel for the chroot's Python 3.13,
+    fetched by pip, in the plug-in's vendor/ folder, imported first by the plug-in."""
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=5).close()
+    except OSError as exc:
+        pytest.skip(f"PyPI is not reachable, so pip cannot fetch a pyzmq wheel: {exc}")
+    lines = gimp.install(tmp_path, pyzmq="vendor")
+    vendor = gimp.plugin_dir / "vendor"
+    try:
+        assert "vendored for Python 3.13" in lines[0] and (vendor / "zmq").is_dir()
+        gray = fixtures.drawing(160, 200, seed=11)
+        config = {"config": {"server": backend_server["endpoint"]}}
+        result = gimp.run({"vendored": (_bgr(gray), config)})["vendored"]
+        _succeeded(result)
+        _check_lines(GimpRunner.pixels(result), gray)
+        compiled = list((vendor / "zmq" / "__pycache__").glob("__init__.cpython-313*.pyc"))
+        assert compiled, "GIMP's Python did not import the vendored pyzmq"
+    finally:
+        gimp.install(tmp_path)  # back to the system's python3-zmq
+    assert not vendor.exists()
