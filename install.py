@@ -83,7 +83,7 @@ class Installer:
     def launcher(self, model: Path) -> None:
         """backend.json tells the plugins how to start the backend; a script for people."""
         config = {
-            "command": [str(self.python), "-m", "backend", "serve"],
+            "command": [str(self.python), "-m", "backend", "serve", "--idle-exit", "3600"],
             "env": {"SKETCH_CLEANUP_MODEL": str(model)},
             "endpoint": sketch_client.DEFAULT_ENDPOINT,
             "installed_from": str(ROOT),
@@ -260,7 +260,8 @@ def main(argv=None) -> int:
             f"\nfailed: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}", file=sys.stderr
         )
         return 1
-    print("\nSketch Cleanup " + ("would be set up" if args.dry_run else "is set up") + ":")
+    verb = "removed" if args.uninstall else "set up"
+    print(f"\nSketch Cleanup {'would be ' + verb if args.dry_run else 'is ' + verb}:")
     for line in installer.done:
         print(f"  - {line}")
     return 0

@@ -286,6 +286,8 @@ class Client:
     """Talks to one backend (or broker) over a DEALER socket; never blocks unbounded.
 
     server_key: the backend's CURVE public key (Z85 text) when it listens beyond loopback.
+    client_keys: this client's own (public, secret) CURVE pair, for a backend started with
+    --authorized-keys; without it a fresh pair is made per connection.
     """
 
     def __init__(
@@ -294,6 +296,7 @@ class Client:
         server_key: str | bytes | None = None,
         stall_timeout: float = 20.0,
         context: zmq.Context | None = None,
+        client_keys: tuple[bytes, bytes] | None = None,
     ):
         if zmq is None:
             raise BackendUnavailable(
@@ -303,6 +306,7 @@ class Client:
         self.endpoint = endpoint
         self.server_key = server_key.encode() if isinstance(server_key, str) else server_key
         self.stall_timeout = stall_timeout
+        self.client_keys = client_keys  # (public, secret) for backends that admit known keys
         self.jobs: dict[str, Job] = {}
         self.limits: dict | None = None
         self.instance: str | None = None
@@ -321,7 +325,7 @@ class Client:
         sock.setsockopt(zmq.RECONNECT_IVL, 200)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         if self.server_key:
-            public, secret = zmq.curve_keypair()
+            public, secret = self.client_keys or zmq.curve_keypair()
             sock.curve_publickey, sock.curve_secretkey = public, secret
             sock.curve_serverkey = self.server_key
         sock.connect(self.endpoint)

@@ -101,7 +101,7 @@ def cmd_serve(args) -> int:
     from backend.server import Service
 
     secret = keys.require_keys_for(args.bind, args.curve_secret)
-    service = Service(_cleaner(args), _limits(args))
+    service = Service(_cleaner(args), _limits(args), idle_exit=args.idle_exit)
     auth = keys.authorize_clients(service.context, args.authorized_keys)
     _stop_on_signals(service)
     try:
@@ -195,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", default=proto.DEFAULT_ENDPOINT, help="endpoint (%(default)s)")
     serve.add_argument("--curve-secret", help="server.key_secret: required beyond loopback")
     serve.add_argument("--authorized-keys", help="folder of client public keys allowed in")
+    serve.add_argument(
+        "--idle-exit",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="exit after this long without requests (0: never; editors that "
+        "start the backend themselves use this)",
+    )
     _add_model_args(serve)
     _add_limit_args(serve)
     serve.set_defaults(func=cmd_serve)

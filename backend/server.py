@@ -54,8 +54,11 @@ class Job:
 class Service:
     """Answers protocol requests on one socket; runs clean jobs one at a time, in order."""
 
-    def __init__(self, cleaner: Cleaner, limits: Limits | None = None, context=None):
+    def __init__(
+        self, cleaner: Cleaner, limits: Limits | None = None, context=None, idle_exit: float = 0
+    ):
         self.cleaner = cleaner
+        self.idle_exit = idle_exit  # seconds without requests or jobs before stopping; 0: never
         self.limits = limits or Limits()
         self.context = context or zmq.Context.instance()
         self.instance = uuid.uuid4().hex
@@ -139,9 +142,16 @@ class Service:
         poller.register(sock, zmq.POLLIN)
         poller.register(inbox, zmq.POLLIN)
         next_beat = 0.0
+        last_activity = time.monotonic()
         self.ready.set()
         try:
             while not self._stop.is_set():
+                if self.idle_exit and not self.jobs:
+                    if time.monotonic() - last_activity > self.idle_exit:
+                        log.info("no requests for %g s: exiting (--idle-exit)", self.idle_exit)
+                        break
+                else:
+                    last_activity = time.monotonic()
                 if announce and time.monotonic() >= next_beat:
                     kind = "ready" if next_beat == 0.0 else "heartbeat"
                     beat = {"v": proto.PROTOCOL_VERSION, "type": kind, "info": self.info()}
@@ -152,6 +162,7 @@ class Service:
                     while inbox.poll(0):
                         self._deliver(sock, inbox.recv_multipart())
                 if sock in events:
+                    last_activity = time.monotonic()
                     while sock.poll(0):
                         frames = sock.recv_multipart()
                         for reply in self._handle(frames[0], frames[1:]):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 PAPER = 1.0
+MARGIN = 16  # paper around the image, so border pixels see paper, not zero padding (= ink)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -63,17 +64,19 @@ def run_tiled(
     if tile % multiple or overlap * 4 >= tile:
         raise ValueError(f"tile must be a multiple of {multiple} and over 4x the overlap")
     height, width = image.shape
-    layout = plan(height, width, tile, overlap, multiple)
+    m = MARGIN
+    layout = plan(height + 2 * m, width + 2 * m, tile, overlap, multiple)
     ph, pw = layout["padded"]
     padded = np.full((ph, pw), PAPER, dtype=np.float32)
-    padded[:height, :width] = image
+    padded[m : m + height, m : m + width] = image
+    inside = (slice(m, m + height), slice(m, m + width))
     if layout["tile"] is None:
         if progress:
             progress(0, 1)
         out = predict(padded[None])[0]
         if progress:
             progress(1, 1)
-        return out[:height, :width], 1
+        return out[inside], 1
 
     window = np.outer(_ramp(tile, overlap), _ramp(tile, overlap))
     total = np.zeros((ph, pw), dtype=np.float32)
@@ -89,4 +92,4 @@ def run_tiled(
             weight[y : y + tile, x : x + tile] += window
         if progress:
             progress(first + len(chunk), len(origins))
-    return (total / weight)[:height, :width], len(origins)
+    return (total / weight)[inside], len(origins)

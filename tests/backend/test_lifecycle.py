@@ -171,3 +171,46 @@ def test_broker_spreads_jobs_over_workers_and_survives_a_dead_worker(spawn):
                 outcomes.append(exc.code)
         assert sorted(outcomes) == ["internal", "result"]
         assert client.info()["workers"] == 1
+
+
+def test_idle_exit_stops_an_unused_backend(spawn):
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    proc, _, log = spawn("serve", "--bind", endpoint, "--idle-exit", "2", endpoint=endpoint)
+    with proto.Client(endpoint) as client:  # requests keep it alive
+        for _ in range(3):
+            client.ping()
+            time.sleep(1)
+        assert proc.poll() is None
+    assert proc.wait(30) == 0
+    assert "--idle-exit" in log.read_text()
+
+
+def test_authorized_keys_admit_only_known_clients(spawn, tmp_path):
+    server_public, server_secret = keys.create(tmp_path / "server")
+    allowed = tmp_path / "allowed"
+    client_public, client_secret = keys.create(allowed, "artist")
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    server_key = keys.load_public(server_public)
+    artist = (keys.load_public(client_public), keys.load_secret(client_secret))
+    spawn(
+        "serve",
+        "--bind",
+        endpoint,
+        "--curve-secret",
+        str(server_secret),
+        "--authorized-keys",
+        str(allowed),
+        endpoint=endpoint,
+        wait=False,
+    )
+    with proto.Client(endpoint, server_key=server_key, client_keys=artist) as known:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                assert known.info(timeout=1.0)["protocol"] == 1
+                break
+            except proto.BackendUnavailable:
+                assert time.monotonic() < deadline
+    with proto.Client(endpoint, server_key=server_key) as stranger:
+        with pytest.raises(proto.BackendUnavailable):
+            stranger.info(timeout=1.5)

@@ -31,7 +31,23 @@ def test_small_image_is_one_padded_tile():
 
     image = np.zeros((100, 70), np.float32)
     out, tiles = tiling.run_tiled(image, predict, tile=256)
-    assert tiles == 1 and seen == [(1, 128, 128)] and out.shape == (100, 70)
+    # 100x70 plus a 16 px paper margin all round, rounded up to multiples of 64
+    assert tiles == 1 and seen == [(1, 192, 128)] and out.shape == (100, 70)
+
+
+def test_border_pixels_see_paper_not_zero_padding():
+    seen = []
+
+    def predict(batch):
+        seen.append(batch.copy())
+        return batch
+
+    image = np.full((40, 40), 0.5, np.float32)
+    tiling.run_tiled(image, predict, tile=256)
+    padded = seen[0][0]
+    m = tiling.MARGIN
+    assert (padded[:m] == tiling.PAPER).all() and (padded[:, :m] == tiling.PAPER).all()
+    assert (padded[m : m + 40, m : m + 40] == 0.5).all()
 
 
 def test_tiles_start_on_the_network_grid():
