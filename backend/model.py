@@ -54,6 +54,16 @@ def describe_device() -> str:
     return backend
 
 
+def _training_input_stroke_width(card: dict) -> float | None:
+    """Stroke width of the rough inputs the model was trained on, as the backend measures.
+
+    Auto scale compares it with the same estimate of the incoming sketch; cards without it
+    fall back to the clean targets' width (a different measure, so only roughly right).
+    """
+    scale = card.get("working_scale", {})
+    return scale.get("input_stroke_width_px") or scale.get("stroke_width_px")
+
+
 @dataclass
 class LoadedModel:
     """A Keras model with what the pipeline needs to know about it."""
@@ -88,5 +98,5 @@ def load(path: str | os.PathLike | None = None) -> LoadedModel:
         path=str(model_path),
         device=describe_device(),
         multiple=int(card.get("input", {}).get("multiple", 8)),
-        stroke_width_px=card.get("working_scale", {}).get("stroke_width_px"),
+        stroke_width_px=_training_input_stroke_width(card),
     )
