@@ -1,0 +1,39 @@
+"""The Krita extension: two actions in the Filter menu, and clean-up when Krita exits."""
+
+from __future__ import annotations
+
+import atexit
+
+from krita import Extension, Krita
+
+from .clean import Controller
+from .qt import QtWidgets
+
+CLEAN_ACTION = "sketch_cleanup_clean"
+OPTIONS_ACTION = "sketch_cleanup_options"
+
+
+class SketchCleanupExtension(Extension):
+    def __init__(self, parent):
+        super().__init__(parent)
+        self.controller = Controller()
+
+    def setup(self) -> None:
+        shutdown = self.controller.shutdown
+        app = QtWidgets.QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(shutdown)
+        notifier = Krita.instance().notifier()
+        notifier.setActive(True)
+        notifier.applicationClosing.connect(shutdown)
+        atexit.register(shutdown)
+
+    def createActions(self, window) -> None:
+        # Text and the default shortcut (Ctrl+Alt+K) also come from sketch_cleanup.action,
+        # which makes both show up, rebindable, in Settings ▸ Configure Krita ▸ Shortcuts.
+        clean = window.createAction(CLEAN_ACTION, "Clean Sketch", "filter")
+        clean.setToolTip("Turn the active sketch layer into clean line art on a new layer")
+        clean.triggered.connect(self.controller.clean)
+        options = window.createAction(OPTIONS_ACTION, "Clean Sketch Options…", "filter")
+        options.setToolTip("Line style, threshold, detail and the Sketch Cleanup backend")
+        options.triggered.connect(self.controller.open_options)
