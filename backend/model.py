@@ -54,14 +54,19 @@ def describe_device() -> str:
     return backend
 
 
-def _training_input_stroke_width(card: dict) -> float | None:
-    """Stroke width of the rough inputs the model was trained on, as the backend measures.
+def _auto_stroke_width(card: dict) -> float | None:
+    """The stroke width (backend's estimate) auto scale brings an incoming sketch to.
 
-    Auto scale compares it with the same estimate of the incoming sketch; cards without it
-    fall back to the clean targets' width (a different measure, so only roughly right).
+    `auto_stroke_width_px` is the clean targets' width, so output lines come out about as
+    heavy as the sketch's main strokes; older cards give the training inputs' width or the
+    targets' width by another measure, both only roughly right.
     """
     scale = card.get("working_scale", {})
-    return scale.get("input_stroke_width_px") or scale.get("stroke_width_px")
+    return (
+        scale.get("auto_stroke_width_px")
+        or scale.get("input_stroke_width_px")
+        or scale.get("stroke_width_px")
+    )
 
 
 @dataclass
@@ -98,5 +103,5 @@ def load(path: str | os.PathLike | None = None) -> LoadedModel:
         path=str(model_path),
         device=describe_device(),
         multiple=int(card.get("input", {}).get("multiple", 8)),
-        stroke_width_px=_training_input_stroke_width(card),
+        stroke_width_px=_auto_stroke_width(card),
     )
