@@ -102,6 +102,7 @@ class ProtocolError(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.request_id = ""  # the request's id, where it could be read, for the error reply
 
 
 class BackendError(RuntimeError):
@@ -164,6 +165,22 @@ def check_request(header: dict) -> None:
         raise ProtocolError(
             "unknown_op", f"unknown op {header.get('op')!r}; expected one of {REQUEST_OPS}"
         )
+
+
+def parse_request(frames: list[bytes]) -> dict:
+    """The checked header of a request's frames (header, then pixels or nothing)."""
+    request_id = ""
+    try:
+        if not 1 <= len(frames) <= 2:
+            raise ProtocolError("bad_message", f"expected 1-2 frames, got {len(frames)}")
+        header = decode_header(frames[0])
+        if isinstance(header.get("id"), str):
+            request_id = header["id"][:MAX_ID_LENGTH]
+        check_request(header)
+        return header
+    except ProtocolError as exc:
+        exc.request_id = request_id
+        raise
 
 
 def _positive_int(header: dict, name: str) -> int:

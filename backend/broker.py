@@ -159,12 +159,8 @@ class Broker:
         client, body = frames[0], frames[1:]
         request_id = ""
         try:
-            if not 1 <= len(body) <= 2:
-                raise proto.ProtocolError("bad_message", f"expected 1-2 frames, got {len(body)}")
-            header = proto.decode_header(body[0])
-            if isinstance(header.get("id"), str):
-                request_id = header["id"][: proto.MAX_ID_LENGTH]
-            proto.check_request(header)
+            header = proto.parse_request(body)
+            request_id = header["id"]
             op = header["op"]
             if op == "info":
                 answer = proto.reply(request_id, "info", **self.info())
@@ -193,7 +189,7 @@ class Broker:
                 else:
                     return
         except proto.ProtocolError as exc:
-            answer = proto.error_reply(request_id, exc.code, exc.message)
+            answer = proto.error_reply(request_id or exc.request_id, exc.code, exc.message)
         self._send(clients, [client, *proto.encode(answer)])
 
     def _cancel(self, client, target: str, body, clients, workers) -> None:

@@ -198,12 +198,8 @@ class Service:
         """Replies to one request; never raises for anything a client can send."""
         request_id = ""
         try:
-            if not 1 <= len(frames) <= 2:
-                raise proto.ProtocolError("bad_message", f"expected 1-2 frames, got {len(frames)}")
-            header = proto.decode_header(frames[0])
-            if isinstance(header.get("id"), str):
-                request_id = header["id"][: proto.MAX_ID_LENGTH]
-            proto.check_request(header)
+            header = proto.parse_request(frames)
+            request_id = header["id"]
             op = header["op"]
             if op == "info":
                 return [self._reply(identity, proto.reply(request_id, "info", **self.info()))]
@@ -217,6 +213,7 @@ class Service:
                 return []
             return [self._reply(identity, self._accept(identity, header, frames))]
         except proto.ProtocolError as exc:
+            request_id = request_id or exc.request_id
             log.info("refused request %r: %s", request_id, exc.message)
             return [self._reply(identity, proto.error_reply(request_id, exc.code, exc.message))]
         except Exception as exc:  # a bug must not take the service down

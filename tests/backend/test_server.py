@@ -287,6 +287,8 @@ def test_bad_requests_get_clear_errors_and_the_server_goes_on(raw, client, frame
     header, _ = final_reply_after(raw, frames)
     assert header["type"] == "error" and header["code"] == code, header
     assert header["message"]
+    sent = frames[0].replace(b" ", b"")
+    assert header["id"] == ("a" if b'"id":"a"' in sent else "")  # the id is echoed if readable
     assert client.ping()["type"] == "pong"
 
 
