@@ -171,11 +171,11 @@ def parse_request(frames: list[bytes]) -> dict:
     """The checked header of a request's frames (header, then pixels or nothing)."""
     request_id = ""
     try:
+        header = decode_header(frames[0]) if frames else None
+        if isinstance(header, dict) and isinstance(header.get("id"), str):
+            request_id = header["id"][:MAX_ID_LENGTH]
         if not 1 <= len(frames) <= 2:
             raise ProtocolError("bad_message", f"expected 1-2 frames, got {len(frames)}")
-        header = decode_header(frames[0])
-        if isinstance(header.get("id"), str):
-            request_id = header["id"][:MAX_ID_LENGTH]
         check_request(header)
         return header
     except ProtocolError as exc:
