@@ -127,7 +127,8 @@ def _add_training_args(p: argparse.ArgumentParser, *, lr: float, epochs: int, pa
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trainer",
-        description="Train, fine-tune, evaluate and export the sketch-cleanup U-Net.",
+        description="Train, fine-tune, evaluate and export the sketch-cleanup U-Net. "
+        "`python -m trainer synth --help`: the synthetic rough-sketch pair generator.",
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -252,6 +253,11 @@ def _train_config(args, fine_tune: bool):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["synth"]:  # the synthetic pair generator has its own command line
+        from trainer.synth.cli import main as synth_main
+
+        return synth_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command in ("train", "fine-tune"):
         from trainer.train import train

@@ -99,3 +99,32 @@ def test_fine_tune_export_evaluate_chain(trained_run, pair_folder, tmp_path):
     assert rc == 0
     assert json.loads((ev / "metrics.json").read_text())["samples"] == 12
     assert (ev / "curves.png").exists() and (ev / "sheets" / "sheet-000.png").exists()
+
+
+def test_trainer_synth_subcommand_writes_pairs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "synth",
+            "--out",
+            str(tmp_path),
+            "-n",
+            "2",
+            "--size",
+            "64",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "input").iterdir()) == ["00000.png", "00001.png"]
+    assert len(list((tmp_path / "target").iterdir())) == 2
