@@ -61,8 +61,9 @@ def bench_size(side, cleaner, client, repeats) -> dict:
     work = gray.astype(np.float32) / 255
 
     def model_only():
-        tiling.run_tiled(work, cleaner.model.predict, s.tile, s.overlap, s.batch,
-                         cleaner.model.multiple)
+        tiling.run_tiled(
+            work, cleaner.model.predict, s.tile, s.overlap, s.batch, cleaner.model.multiple
+        )
 
     def pipeline():
         cleaner.clean(payload, side, side, "gray8", options)
@@ -71,38 +72,53 @@ def bench_size(side, cleaner, client, repeats) -> dict:
         client.clean(payload, side, side, "gray8", options, timeout=3600)
 
     row = {"size": side, "megapixels": side * side / 1e6}
-    for name, func in (("model_only", model_only), ("pipeline", pipeline),
-                       ("end_to_end", end_to_end)):
+    for name, func in (
+        ("model_only", model_only),
+        ("pipeline", pipeline),
+        ("end_to_end", end_to_end),
+    ):
         seconds = timed(func, repeats if side < 4096 else 1)
-        row[name] = {"seconds": round(seconds, 4), "images_per_s": round(1 / seconds, 3),
-                     "megapixels_per_s": round(row["megapixels"] / seconds, 3)}
+        row[name] = {
+            "seconds": round(seconds, 4),
+            "images_per_s": round(1 / seconds, 3),
+            "megapixels_per_s": round(row["megapixels"] / seconds, 3),
+        }
         print(f"  {side}² {name}: {seconds:.3f} s", flush=True)
     return row
 
 
 def print_table(rows, device) -> None:
     print(f"\nSketch Cleanup backend benchmark on {device}")
-    print(f"{'input':>8} | {'model-only img/s':>16} {'MP/s':>7} | {'pipeline img/s':>14} "
-          f"{'MP/s':>7} | {'end-to-end img/s':>16} {'MP/s':>7} {'s/img':>7}")
+    print(
+        f"{'input':>8} | {'model-only img/s':>16} {'MP/s':>7} | {'pipeline img/s':>14} "
+        f"{'MP/s':>7} | {'end-to-end img/s':>16} {'MP/s':>7} {'s/img':>7}"
+    )
     for r in rows:
         m, p, e = r["model_only"], r["pipeline"], r["end_to_end"]
-        print(f"{r['size']:>7}² | {m['images_per_s']:>16.3f} {m['megapixels_per_s']:>7.2f} | "
-              f"{p['images_per_s']:>14.3f} {p['megapixels_per_s']:>7.2f} | "
-              f"{e['images_per_s']:>16.3f} {e['megapixels_per_s']:>7.2f} {e['seconds']:>7.2f}")
+        print(
+            f"{r['size']:>7}² | {m['images_per_s']:>16.3f} {m['megapixels_per_s']:>7.2f} | "
+            f"{p['images_per_s']:>14.3f} {p['megapixels_per_s']:>7.2f} | "
+            f"{e['images_per_s']:>16.3f} {e['megapixels_per_s']:>7.2f} {e['seconds']:>7.2f}"
+        )
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="a .keras file (default: the shipped model)")
-    parser.add_argument("--untrained", action="store_true",
-                        help="time the default architecture with random weights")
+    parser.add_argument(
+        "--untrained", action="store_true", help="time the default architecture with random weights"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[424, 1024, 4096])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per size (4096²: 1)")
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--json", type=Path, help="where to write the results (default: "
-                        "bench/results/backend-<backend>-<device>.json)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the results (default: bench/results/backend-<backend>-<device>.json)",
+    )
     args = parser.parse_args(argv)
 
     from backend.model import default_model_path, load
@@ -116,8 +132,20 @@ def main(argv=None) -> int:
     cleaner = Cleaner(load(model_path), Settings(tile=args.tile, batch=args.batch))
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     log = tmp / "backend.log"
-    proc = fixtures.start_backend(["serve", "--bind", endpoint, "--model", str(model_path),
-                                   "--tile", str(args.tile), "--batch", str(args.batch)], log)
+    proc = fixtures.start_backend(
+        [
+            "serve",
+            "--bind",
+            endpoint,
+            "--model",
+            str(model_path),
+            "--tile",
+            str(args.tile),
+            "--batch",
+            str(args.batch),
+        ],
+        log,
+    )
     try:
         fixtures.wait_ready(endpoint, proc, log, timeout=180)
         with proto.Client(endpoint, stall_timeout=600) as client:
@@ -138,7 +166,8 @@ def main(argv=None) -> int:
         "rows": rows,
     }
     out = args.json or ROOT / "bench" / "results" / (
-        f"backend-{device.replace(' ', '-').replace(':', '').lower()}.json")
+        f"backend-{device.replace(' ', '-').replace(':', '').lower()}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {out}")

@@ -51,8 +51,10 @@ def pytest_runtest_makereport(item, call):
     """In CI (SKETCH_REQUIRE_EDITORS=1) an editor test that skips is a failure."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("SKETCH_REQUIRE_EDITORS") == "1" and (
-        "tests/editors/" in item.nodeid
+    if (
+        report.skipped
+        and os.environ.get("SKETCH_REQUIRE_EDITORS") == "1"
+        and ("tests/editors/" in item.nodeid)
     ):
         report.outcome = "failed"
         report.longrepr = f"editor test skipped, but CI requires the editors: {report.longrepr}"
