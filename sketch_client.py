@@ -273,6 +273,17 @@ def error_reply(request_id: str, code: str, message: str) -> dict:
 # ---------------------------------------------------------------- client
 
 
+def use_curve_client(sock, server_key: bytes | None, client_keys=None) -> None:
+    """Make `sock` a CURVE client of the server with `server_key` (nothing when None).
+
+    client_keys: this client's own (public, secret) pair; without it a fresh pair is made.
+    """
+    if server_key:
+        public, secret = client_keys or zmq.curve_keypair()
+        sock.curve_publickey, sock.curve_secretkey = public, secret
+        sock.curve_serverkey = server_key
+
+
 class Job:
     """One clean request as the client sees it; updated by Client.pump()."""
 
@@ -341,10 +352,7 @@ class Client:
         sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only to live connections: fail fast
         sock.setsockopt(zmq.RECONNECT_IVL, 200)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-        if self.server_key:
-            public, secret = self.client_keys or zmq.curve_keypair()
-            sock.curve_publickey, sock.curve_secretkey = public, secret
-            sock.curve_serverkey = self.server_key
+        use_curve_client(sock, self.server_key, self.client_keys)
         sock.connect(self.endpoint)
         self._socket = sock
 

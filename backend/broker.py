@@ -18,7 +18,7 @@ import zmq
 
 import sketch_client as proto
 from backend import __version__
-from backend.server import HEARTBEAT_SECONDS, Limits
+from backend.server import HEARTBEAT_SECONDS, Limits, make_socket
 
 log = logging.getLogger("backend.broker")
 WORKER_TIMEOUT = 5 * HEARTBEAT_SECONDS
@@ -65,10 +65,10 @@ class Broker:
         }
 
     def run(self, frontend: str, backend: str, curve_secret: bytes | None = None) -> None:
-        clients = self._socket(zmq.ROUTER, curve_secret)
+        clients = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
         clients.setsockopt(zmq.ROUTER_MANDATORY, 1)
         clients.bind(frontend)
-        workers = self._socket(zmq.ROUTER, curve_secret)
+        workers = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
         workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
         workers.bind(backend)
         log.info("broker: clients on %s, workers on %s", frontend, backend)
@@ -89,16 +89,6 @@ class Broker:
         finally:
             clients.close(linger=0)
             workers.close(linger=0)
-
-    def _socket(self, kind: int, curve_secret: bytes | None) -> zmq.Socket:
-        sock = self.context.socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
-        if curve_secret:
-            sock.curve_secretkey = curve_secret
-            sock.curve_publickey = zmq.curve_public(curve_secret)
-            sock.curve_server = True
-        return sock
 
     @staticmethod
     def _send(sock: zmq.Socket, frames: list[bytes]) -> bool:

@@ -41,6 +41,20 @@ class Limits:
         return {**asdict(self), "max_message_bytes": self.max_message_bytes}
 
 
+def make_socket(
+    context: zmq.Context, kind: int, limits: Limits, curve_secret: bytes | None = None
+) -> zmq.Socket:
+    """A socket that takes client messages: size-capped, and a CURVE server when keyed."""
+    sock = context.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, limits.max_message_bytes)
+    if curve_secret:
+        sock.curve_secretkey = curve_secret
+        sock.curve_publickey = zmq.curve_public(curve_secret)
+        sock.curve_server = True
+    return sock
+
+
 class Job:
     def __init__(self, identity: bytes, header: dict, payload: bytes, options: dict):
         self.identity = identity
@@ -87,20 +101,9 @@ class Service:
         }
 
     # ------------------------------------------------------------ sockets
-    def _make_socket(self, kind: int, curve_secret: bytes | None) -> zmq.Socket:
-        sock = self.context.socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
-        sock.setsockopt(zmq.SNDHWM, 1000)
-        if curve_secret:
-            sock.curve_secretkey = curve_secret
-            sock.curve_publickey = zmq.curve_public(curve_secret)
-            sock.curve_server = True
-        return sock
-
     def serve(self, endpoint: str, curve_secret: bytes | None = None) -> None:
         """Bind a ROUTER at `endpoint` and serve until stop()."""
-        sock = self._make_socket(zmq.ROUTER, curve_secret)
+        sock = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # tell us when a client is gone
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
@@ -115,11 +118,8 @@ class Service:
 
     def work(self, broker_endpoint: str, curve_server_key: bytes | None = None) -> None:
         """Connect to a broker as one of its workers and serve its clients until stop()."""
-        sock = self._make_socket(zmq.DEALER, None)
-        if curve_server_key:
-            public, secret = zmq.curve_keypair()
-            sock.curve_publickey, sock.curve_secretkey = public, secret
-            sock.curve_serverkey = curve_server_key
+        sock = make_socket(self.context, zmq.DEALER, self.limits)
+        proto.use_curve_client(sock, curve_server_key)
         sock.connect(broker_endpoint)
         log.info(
             "worker of %s (model %s, %s)",

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-preset",
         choices=("default", "small", "tiny"),
         default="default",
-        help="model size: default (the original design, 8.3M parameters), small (0.5M), "
+        help="model size: default (the original design, 8.3M parameters), small (0.7M), "
         "tiny (23k, for tests)",
     )
 

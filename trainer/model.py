@@ -97,7 +97,7 @@ class UNetConfig:
 
 PRESETS: dict[str, UNetConfig] = {
     "default": UNetConfig(),
-    # About 0.5M parameters: experiments on a CPU or a small GPU.
+    # About 0.7M parameters: experiments on a CPU or a small GPU.
     "small": UNetConfig(widths=(16, 32, 64, 128), depths=(2, 3, 3, 3), decoder_depths=(3, 2, 2)),
     # About 23k parameters, for tests and smoke runs on a CPU (faster BN statistics, so that
     # a few steps already show in inference mode).
