@@ -94,6 +94,13 @@ def _add_training_args(p: argparse.ArgumentParser, *, lr: float, epochs: int, pa
     )
     p.add_argument("--cache", action="store_true", help="keep decoded images in memory")
     _add_threshold_arg(p)
+    p.add_argument(
+        "--loss-alpha",
+        type=float,
+        default=0.5,
+        help="recall weight of each class in the PMI/GMI loss (default 0.5); below 0.5 an inked "
+        "paper pixel costs more than a missed line pixel, which gives thinner lines",
+    )
     resume = p.add_mutually_exclusive_group()
     resume.add_argument(
         "--resume",
@@ -241,6 +248,7 @@ def _train_config(args, fine_tune: bool):
         use_multiprocessing=args.multiprocessing,
         cache=args.cache,
         target_threshold=args.target_threshold,
+        loss_alpha=args.loss_alpha,
         resume="always" if args.resume else ("never" if args.no_resume else "auto"),
         multi_worker=args.multi_worker,
         devices=[d for d in args.devices.split(",") if d] if args.devices else None,

@@ -80,6 +80,7 @@ class TrainConfig:
     use_multiprocessing: bool = False
     cache: bool = False
     target_threshold: str = "mean"  # mean | otsu | a level in (0, 1)
+    loss_alpha: float = 0.5  # recall weight in the PMI/GMI loss; lower gives thinner lines
     resume: str = "auto"  # auto | always | never
     multi_worker: bool = False
     devices: list[str] | None = None
@@ -121,6 +122,8 @@ class TrainConfig:
                 ok = False
             if not ok:
                 raise ValueError("--target-threshold must be mean, otsu or a level in (0, 1)")
+        if not 0.0 < self.loss_alpha < 1.0:
+            raise ValueError("--loss-alpha must be in (0, 1)")
         if self.init_from and not Path(self.init_from).exists():
             raise FileNotFoundError(f"base model {self.init_from} not found")
 
@@ -586,7 +589,7 @@ def _train_in_scope(
         print(f"froze {n} encoder layers", flush=True)
     model.compile(
         optimizer=_optimizer(cfg, steps),
-        loss=IntersectionLoss(),
+        loss=IntersectionLoss(alpha=cfg.loss_alpha),
         metrics=all_metrics(),
         jit_compile=_jit(cfg),
     )

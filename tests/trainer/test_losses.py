@@ -47,6 +47,19 @@ def test_loss_by_hand_other_gamma_alpha():
     assert got == pytest.approx(0.2147293, abs=1e-5)
 
 
+def test_low_alpha_prefers_a_thin_line_to_a_bold_one():
+    """alpha < 0.5 makes over-inking dearer than missing ink: what --loss-alpha relies on."""
+    target = np.ones((1, 16, 16, 1), np.float32)
+    target[:, 6:10] = 0  # a line 4 px wide
+    bold, thin = np.ones_like(target), np.ones_like(target)
+    bold[:, 5:11] = 0  # 6 px: covers the line and a ring of paper
+    thin[:, 7:9] = 0  # 2 px: misses half the line, inks no paper
+    for alpha, bold_wins in ((0.5, True), (0.25, False)):
+        loss_bold = per_image(target, bold, alpha=alpha)[0]
+        loss_thin = per_image(target, thin, alpha=alpha)[0]
+        assert (loss_bold < loss_thin) == bold_wins, (alpha, loss_bold, loss_thin)
+
+
 def test_perfect_prediction_is_zero_and_inverted_is_one():
     assert per_image(Y1, Y1)[0] == pytest.approx(0.0, abs=1e-5)
     assert per_image(Y1, 1 - Y1)[0] == pytest.approx(1.0, abs=1e-5)

@@ -135,6 +135,7 @@ def test_config_validation():
         dict(data=["x"], lr_schedule="step"),
         dict(data=["x"], mixed_precision="int8"),
         dict(data=["x"], target_threshold="high"),
+        dict(data=["x"], loss_alpha=1.0),
     ):
         with pytest.raises(ValueError):
             TrainConfig(out="unused", **bad).validate()
