@@ -17,7 +17,7 @@ from backend import pixels, postprocess, tiling
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
 
-AUTO_SCALE_RANGE = (0.25, 2.0)
+AUTO_SCALE_RANGE = (0.25, 4.0)  # up to 4: clean 1 px lines need it to stay thin
 ESTIMATE_MAX_SIDE = 2048
 
 

@@ -440,17 +440,25 @@ def dataset_stroke_widths(
 
     ``targets``: :func:`median_stroke_width` of the clean targets (pooled ridge values);
     ``inputs``: median over samples of :func:`ink_stroke_width` of the rough inputs, i.e.
-    what the backend's estimator measures on a sketch like the training inputs.
+    what the backend's estimator measures on a sketch like the training inputs;
+    ``auto``: the same estimator on the binarised targets, the width of the lines the model
+    learns to draw: the backend's auto scale brings a sketch's strokes to it.
     """
     n = ds.num_samples
     ids = np.random.default_rng(seed).permutation(n)[: min(n, max_samples)]
-    masks, inputs = [], []
+    masks, inputs, outputs = [], [], []
     for k in ids:
         x, y = ds.sample(int(k), augment=False)
         masks.append(y < 0.5)
         inputs.append(ink_stroke_width(x))
-    finite = [v for v in inputs if not math.isnan(v)]
+        outputs.append(ink_stroke_width(y))
+
+    def median(values: list[float]) -> float:
+        finite = [v for v in values if not math.isnan(v)]
+        return float(np.median(finite)) if finite else float("nan")
+
     return {
         "targets": median_stroke_width(masks),
-        "inputs": float(np.median(finite)) if finite else float("nan"),
+        "inputs": median(inputs),
+        "auto": median(outputs),
     }

@@ -39,6 +39,11 @@ CARD_FORMAT = 1
 DEFAULT_STROKE_WIDTH = 3.0
 STROKE_WIDTH_METHOD = "2*median(L2 distance transform of line pixels on its ridge)"
 INPUT_STROKE_WIDTH_METHOD = "median over training inputs of 2*ink area/ink outline (Otsu)"
+AUTO_STROKE_WIDTH_METHOD = (
+    "median over the binarised training targets of the backend's estimate (2*ink area/ink "
+    "outline, Otsu): auto scale brings an incoming sketch's strokes to this width, so the "
+    "model's clean lines come out about as heavy as the sketch's main strokes"
+)
 _WEIGHTS = "model.weights.h5"
 
 
@@ -131,6 +136,7 @@ def model_card(
     version: str = "1",
     stroke_width_px: float = DEFAULT_STROKE_WIDTH,
     input_stroke_width_px: float | None = None,
+    auto_stroke_width_px: float | None = None,
     patch: int = 424,
     training: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
@@ -180,6 +186,9 @@ def model_card(
         "licence": licence,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if auto_stroke_width_px is not None:
+        card["working_scale"]["auto_stroke_width_px"] = round(float(auto_stroke_width_px), 3)
+        card["working_scale"]["auto_stroke_width_method"] = AUTO_STROKE_WIDTH_METHOD
     if extra:
         card.update(extra)
     return card
@@ -248,6 +257,7 @@ def export(
         version=version,
         stroke_width_px=stroke_width_px,
         input_stroke_width_px=run_json.get("input_stroke_width_px"),
+        auto_stroke_width_px=run_json.get("auto_stroke_width_px"),
         patch=int(run_json.get("patch", 424)),
         training=training,
         metrics=metrics,

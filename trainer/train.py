@@ -613,7 +613,7 @@ def _train_in_scope(
 
     if not run_json or not resume_from:
         widths = dataset_stroke_widths(train_ds, seed=cfg.seed)
-        stroke, input_stroke = widths["targets"], widths["inputs"]
+        stroke, input_stroke, auto = widths["targets"], widths["inputs"], widths["auto"]
         run_json = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "config": dataclasses.asdict(cfg),
@@ -622,6 +622,7 @@ def _train_in_scope(
             "data": _data_description(cfg, train_ds, val_ds),
             "stroke_width_px": None if math.isnan(stroke) else round(stroke, 3),
             "input_stroke_width_px": None if math.isnan(input_stroke) else round(input_stroke, 3),
+            "auto_stroke_width_px": None if math.isnan(auto) else round(auto, 3),
             "patch": cfg.patch,
             "backend": keras.backend.backend(),
             "devices": plan.describe(),
@@ -635,7 +636,8 @@ def _train_in_scope(
             _write_json(run_dir / "run.json", run_json)
         print(
             f"stroke width: targets {run_json['stroke_width_px']} px (2 x median ridge distance),"
-            f" inputs {run_json['input_stroke_width_px']} px (2 x ink area / outline)",
+            f" inputs {run_json['input_stroke_width_px']} px, binarised targets "
+            f"{run_json['auto_stroke_width_px']} px (2 x ink area / outline)",
             flush=True,
         )
 

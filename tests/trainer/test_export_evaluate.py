@@ -53,6 +53,7 @@ def test_card_fields(exported):
     assert card["working_scale"]["stroke_width_px"] == pytest.approx(run_json["stroke_width_px"])
     assert card["working_scale"]["patch"] == 64
     assert card["working_scale"]["input_stroke_width_px"] == run_json["input_stroke_width_px"]
+    assert card["working_scale"]["auto_stroke_width_px"] == run_json["auto_stroke_width_px"]
     t = card["training"]
     assert (t["epochs"], t["steps"]) == (3, 15) and t["seconds"] > 0
     assert t["backend"] == "tensorflow" and "replica" in t["devices"] and "pairs" in t["data"]

@@ -1,0 +1,65 @@
+"""What an artist should see from the model in models/, run through the backend's pipeline.
+
+These are behaviour checks on the real shipped weights (the issue's "what a user should see"),
+not timings: clean line art stays essentially unchanged, blank paper gets no invented lines,
+and every line drawn over a real rough sketch sits on the sketch's own strokes.
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import sketch_client as proto
+from backend.model import default_model_path, load
+from backend.pipeline import Cleaner
+from trainer.quality_report import ink, tolerant_scores
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def clean():
+    cleaner = Cleaner(load(default_model_path()))
+    options = {**proto.DEFAULT_OPTIONS, "style": "white", "output_format": "gray8"}
+
+    def run(gray8: np.ndarray) -> np.ndarray:
+        h, w = gray8.shape
+        out, _ = cleaner.clean(gray8.tobytes(), w, h, "gray8", options)
+        return np.frombuffer(out, np.uint8).reshape(h, w).astype(np.float32) / 255
+
+    return run
+
+
+def read_gray(name: str) -> np.ndarray:
+    image = cv2.imread(str(EXAMPLES / name), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, name
+    return image
+
+
+def test_clean_line_art_stays_essentially_unchanged(clean):
+    drawing = read_gray("clean_lines_public_domain.png")
+    before, after = ink(drawing / 255.0), ink(clean(drawing))
+    scores = tolerant_scores(after, before, 0.004)
+    assert scores["f1"] >= 0.95, scores
+    # no bolder and no lighter than the original, within half again
+    assert 0.67 <= after.sum() / before.sum() <= 1.5, (before.mean(), after.mean())
+
+
+def test_blank_paper_with_grain_and_a_smudge_gets_no_lines(clean):
+    rng = np.random.default_rng(7)
+    paper = 0.86 + 0.03 * rng.standard_normal((600, 800))
+    smudge = np.zeros_like(paper)
+    smudge[250:350, 300:500] = 0.12
+    paper -= cv2.GaussianBlur(smudge, (0, 0), 25)
+    out = clean(np.rint(np.clip(paper, 0, 1) * 255).astype(np.uint8))
+    assert ink(out).mean() < 0.001
+
+
+def test_lines_on_a_real_rough_lie_on_its_strokes(clean):
+    rough = read_gray("revoy_witch_rough.png")
+    strokes, lines = rough < 200, ink(clean(rough))
+    assert 0.02 < lines.mean() < strokes.mean()  # it drew lines, and less ink than the rough
+    # nothing invented: nearly every output pixel is within 1 % of the long edge of a stroke
+    assert tolerant_scores(lines, strokes, 0.01)["precision"] >= 0.97
