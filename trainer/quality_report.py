@@ -100,7 +100,8 @@ def model_method(model_path: Path):
 
     def run(gray8: np.ndarray) -> np.ndarray:
         h, w = gray8.shape
-        out, _ = cleaner.clean(gray8.tobytes(), w, h, "gray8", options)
+        out, info = cleaner.clean(gray8.tobytes(), w, h, "gray8", options)
+        run.last = info  # the scale auto chose and the seconds it took
         return np.frombuffer(out, np.uint8).reshape(h, w)
 
     return cleaner, run
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(ROOT))
+    from backend.pipeline import estimate_stroke_width
     from trainer.synth import make_pair, pair_rng
 
     cleaner, model_run = model_method(args.model)
@@ -230,9 +232,16 @@ def main(argv=None) -> int:
             real[path.name] = {
                 n: all_scores(ink(o.astype(np.float32) / 255), truth) for n, o in outputs.items()
             }
-        ink_before = float(ink(gray.astype(np.float32) / 255).mean())
-        ink_after = float(ink(outputs["Sketch Cleanup model"].astype(np.float32) / 255).mean())
-        real.setdefault("ink_fraction", {})[path.name] = {"input": ink_before, "model": ink_after}
+        model_out = outputs["Sketch Cleanup model"]
+        real.setdefault("sketches", {})[path.name] = {
+            "input": float(ink(gray.astype(np.float32) / 255).mean()),
+            "model": float(ink(model_out.astype(np.float32) / 255).mean()),
+            "stroke_width_input": estimate_stroke_width(gray.astype(np.float32) / 255),
+            "stroke_width_model": estimate_stroke_width(model_out.astype(np.float32) / 255),
+            "scale": model_run.last["scale"],
+            "seconds": model_run.last["seconds"],
+            "size": f"{gray.shape[1]}×{gray.shape[0]}",
+        }
     for name, image in real_sheets:
         cv2.imwrite(str(args.images / f"quality_real_{Path(name).stem}.png"), image)
 
@@ -262,18 +271,29 @@ def main(argv=None) -> int:
         "",
     ]
     for name, scores in real.items():
-        if name != "ink_fraction":
+        if name != "sketches":
             lines += table(
                 scores, f"Clean line art `{name}` as its own ground truth (should stay unchanged)"
             )
     lines += [
         "### Real rough sketches (no ground truth)",
         "",
-        "| sketch | ink fraction in | ink fraction out |",
-        "|---|---|---|",
+        "| sketch | size | ink fraction in → out | stroke width in → out (px) | auto scale "
+        "| CPU s |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, frac in real["ink_fraction"].items():
-        lines.append(f"| {name} | {frac['input']:.3f} | {frac['model']:.3f} |")
+    for name, r in real["sketches"].items():
+        lines.append(
+            f"| {name} | {r['size']} | {r['input']:.3f} → {r['model']:.3f} | "
+            f"{r['stroke_width_input'] or 0:.2f} → {r['stroke_width_model'] or 0:.2f} | "
+            f"×{r['scale']:g} | {r['seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "Stroke width: the backend's estimate (2 × ink area / ink outline, Otsu), the one auto "
+        "scale uses. Auto scale brings the sketch's strokes to the width of the lines the "
+        "model was trained to draw.",
+    ]
     lines.append("")
     for name, _ in real_sheets:
         lines += [f"![{name}](images/quality_real_{Path(name).stem}.png)", ""]
