@@ -45,6 +45,7 @@ AUTO_STROKE_WIDTH_METHOD = (
     "model's clean lines come out about as heavy as the sketch's main strokes"
 )
 _WEIGHTS = "model.weights.h5"
+_TRAINING_CORE = ("data", "epochs", "steps", "seconds", "backend", "devices")
 
 
 def find_run_dir(checkpoint: str | os.PathLike) -> Path | None:
@@ -181,6 +182,7 @@ def model_card(
             "seconds": round(float(t.get("seconds", 0.0)), 1),
             "backend": t.get("backend", keras.backend.backend()),
             "devices": t.get("devices", "unknown"),
+            **{k: v for k, v in t.items() if k not in _TRAINING_CORE},
         },
         "metrics": dict(metrics or {}),
         "licence": licence,
@@ -242,6 +244,10 @@ def export(
         "backend": run_json.get("backend", keras.backend.backend()),
         "devices": run_json.get("devices", "unknown"),
     }
+    config = run_json.get("config", {})
+    for key in ("init_from", "target_threshold", "loss_alpha", "batch_size", "lr"):
+        if config.get(key) is not None:  # how this model differs from its base, if any
+            training[key] = config[key]
 
     with tempfile.TemporaryDirectory(dir=out.parent) as tmpdir:
         tmp = Path(tmpdir) / out.name

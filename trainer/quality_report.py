@@ -276,7 +276,7 @@ def main(argv=None) -> int:
                 scores, f"Clean line art `{name}` as its own ground truth (should stay unchanged)"
             )
     lines += [
-        "### Real rough sketches (no ground truth)",
+        "### Real sketches (the rough ones have no ground truth)",
         "",
         "| sketch | size | ink fraction in → out | stroke width in → out (px) | auto scale "
         "| CPU s |",

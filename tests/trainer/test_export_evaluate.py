@@ -57,6 +57,8 @@ def test_card_fields(exported):
     t = card["training"]
     assert (t["epochs"], t["steps"]) == (3, 15) and t["seconds"] > 0
     assert t["backend"] == "tensorflow" and "replica" in t["devices"] and "pairs" in t["data"]
+    assert t["target_threshold"] == run_json["config"]["target_threshold"]
+    assert t["loss_alpha"] == run_json["config"]["loss_alpha"] == 0.5
     assert {"iou", "f1", "precision", "recall", "pixel_accuracy", "pmi", "gmi"} <= set(
         card["metrics"]
     )
