@@ -26,6 +26,9 @@ except ImportError:  # install.py reads the paths below before pyzmq is installe
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5571"
 DEFAULT_WORKER_ENDPOINT = "tcp://127.0.0.1:5572"
+# `serve`/`broker` exit with this when their address is taken, usually by another backend
+# that an editor started a moment earlier: a plugin that launched one then waits for that one.
+EXIT_ADDRESS_IN_USE = 98
 MAX_ID_LENGTH = 64
 MAX_HEADER_BYTES = 64 * 1024
 

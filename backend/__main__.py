@@ -97,6 +97,24 @@ def _stop_on_signals(service) -> None:
         signal.signal(sig, lambda *_: service.stop())
 
 
+def _bind_or_exit(run, endpoint: str) -> int:
+    """Run `run()`; if its address is taken, say so plainly and exit EXIT_ADDRESS_IN_USE."""
+    import zmq
+
+    try:
+        run()
+    except zmq.ZMQError as exc:
+        if exc.errno != zmq.EADDRINUSE:
+            raise
+        logging.getLogger("backend").error(
+            "%s is already in use, probably by another Sketch Cleanup backend: not starting a "
+            "second one",
+            endpoint,
+        )
+        return proto.EXIT_ADDRESS_IN_USE
+    return 0
+
+
 def cmd_serve(args) -> int:
     from backend.server import Service
 
@@ -105,11 +123,10 @@ def cmd_serve(args) -> int:
     auth = keys.authorize_clients(service.context, args.authorized_keys)
     _stop_on_signals(service)
     try:
-        service.serve(args.bind, secret)
+        return _bind_or_exit(lambda: service.serve(args.bind, secret), args.bind)
     finally:
         if auth:
             auth.stop()
-    return 0
 
 
 def cmd_worker(args) -> int:
@@ -130,8 +147,8 @@ def cmd_broker(args) -> int:
         secret = secret or keys.require_keys_for(args.workers, None)
     broker = Broker(_limits(args))
     _stop_on_signals(broker)
-    broker.run(args.bind, args.workers, secret)
-    return 0
+    run = lambda: broker.run(args.bind, args.workers, secret)  # noqa: E731
+    return _bind_or_exit(run, f"{args.bind} or {args.workers}")
 
 
 def cmd_keys(args) -> int:

@@ -118,3 +118,50 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class AddressRace:
+    """Another editor's backend wins the address: a silent socket holds `endpoint` (so a
+    plugin's probes go unanswered and the backend it launches finds the address taken); once
+    `launched_log` shows that backend gave up, the socket closes and a real backend takes the
+    address, as the winner of a real race would once its model had loaded."""
+
+    def __init__(self, endpoint: str, launched_log: Path, model: Path, own_log: Path):
+        import threading
+
+        import zmq
+
+        self.endpoint, self.launched_log = endpoint, Path(launched_log)
+        self.model, self.own_log = model, own_log
+        self.context = zmq.Context()
+        self.holder = self.context.socket(zmq.ROUTER)
+        self.holder.bind(endpoint)
+        self.proc: subprocess.Popen | None = None
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._take_over, daemon=True)
+
+    def _take_over(self) -> None:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            text = self.launched_log.read_text() if self.launched_log.exists() else ""
+            if "is already in use" in text:
+                break
+            time.sleep(0.2)
+        else:
+            self.error = "the launched backend never reported the address in use"
+        self.holder.close(linger=0)
+        if self.error is None:
+            args = ["serve", "--bind", self.endpoint, "--model", str(self.model)]
+            self.proc = start_backend(args, self.own_log)
+
+    def __enter__(self) -> AddressRace:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.thread.join(200)
+        if not self.holder.closed:
+            self.holder.close(linger=0)
+        if self.proc is not None:
+            stop(self.proc)
+        self.context.term()

@@ -256,21 +256,26 @@ def connect(
             client.close()
             raise PluginError(f"The backend at {endpoint} refused: {exc.message}") from None
         code = proc.poll()
-        if code is not None:
-            # it may have lost a race with another plug-in run that bound the port first
-            try:
-                client.info(timeout=1.0)
-                return client
-            except sketch_client.BackendUnavailable:
-                client.close()
-                raise PluginError(
-                    f"The Sketch Cleanup backend stopped while starting (exit code {code}). "
-                    f"Last lines of {log_path}:\n{_log_tail(log_path)}"
-                ) from None
+        if code == sketch_client.EXIT_ADDRESS_IN_USE and client.backend_process is not None:
+            # another editor's backend took the address first: wait for that one instead
+            client.backend_process = None
+            if on_status:
+                on_status("Waiting for the Sketch Cleanup backend another program started…")
+        elif code is not None and client.backend_process is not None:
+            client.close()
+            raise PluginError(
+                f"The Sketch Cleanup backend stopped while starting (exit code {code}). "
+                f"Last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
         if on_status:
             on_status(None)
         time.sleep(0.5)
     client.close()
+    if client.backend_process is None:
+        raise PluginError(
+            f"Another program holds {endpoint}, but no Sketch Cleanup backend answered there "
+            f"within {start_timeout:g} s. Close that program or change the server address."
+        )
     raise PluginError(
         f"The Sketch Cleanup backend was started but did not answer within "
         f"{start_timeout:g} s; it may still be loading. Try again in a minute, or see "

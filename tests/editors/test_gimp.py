@@ -215,6 +215,31 @@ def test_starts_the_installed_backend_detached_and_leaves_it_running(
         fixtures.stop(proc)
 
 
+def test_waits_for_the_backend_that_won_the_address(tmp_path, monkeypatch, test_model):
+    """The backend connect() starts finds the address taken by another editor's backend
+    that is still loading: the plug-in waits for that one instead of reporting a failure."""
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    config = {
+        "command": [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
+        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "endpoint": endpoint,
+    }
+    (tmp_path / "backend.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    race = fixtures.AddressRace(endpoint, tmp_path / "backend.log", test_model, tmp_path / "b.log")
+    with race:
+        statuses = []
+        client = support.connect("", on_status=statuses.append)
+        try:
+            assert race.error is None and race.proc is not None
+            assert client.backend_process is None, "the one it started gave up the address"
+            assert "Waiting for the Sketch Cleanup backend another program started…" in statuses
+            assert client.info(timeout=10)["type"] == "info" and race.proc.poll() is None
+            assert "is already in use" in (tmp_path / "backend.log").read_text()
+        finally:
+            client.close()
+
+
 def test_backend_that_fails_to_start_is_reported(tmp_path, monkeypatch):
     config = {
         "command": [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"],
