@@ -224,6 +224,7 @@ class Run(QtCore.QObject):
         self.connect_deadline = 0.0
         self.deadline = self.began + options.timeout_minutes * 60
         self.started_backend = False
+        self.waiting_for_another = False
 
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -316,12 +317,25 @@ class Run(QtCore.QObject):
 
     def probe(self) -> None:
         launcher = self.controller.launcher
-        if not launcher.running:
+        if self.started_backend and launcher.exit_code == sketch_client.EXIT_ADDRESS_IN_USE:
+            # another editor's backend bound the address first and is still loading: use it
+            self.started_backend, self.waiting_for_another = False, True
+            launcher.stop()  # forget ours, so its exit is not taken for the job's backend dying
+            self.dialog.setLabelText(
+                "Waiting for the Sketch Cleanup backend another program started…"
+            )
+        if not self.waiting_for_another and not launcher.running:
             return self.fail(
                 f"The Sketch Cleanup backend {launcher.exit_description()} while starting.",
                 details=self.log_details(),
             )
         if time.monotonic() > self.start_deadline:
+            if self.waiting_for_another:
+                return self.fail(
+                    f"Another program holds {self.endpoint}, but no Sketch Cleanup backend "
+                    f"answered there within {START_TIMEOUT_S:.0f} s. Close that program or "
+                    "change the address in Filter ▸ Clean Sketch Options…"
+                )
             details = self.log_details()
             launcher.stop()
             return self.fail(

@@ -80,6 +80,15 @@ class Launcher:
             return "crashed"
         return f"exited with code {self.process.exitCode()}"
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of a backend that exited normally; None while running or crashed."""
+        if self.process is None or self.running:
+            return None
+        if self.process.exitStatus() != QtCore.QProcess.ExitStatus.NormalExit:
+            return None
+        return int(self.process.exitCode())
+
     def log_tail(self, lines: int = 25) -> str:
         if self.log_path is None:
             return ""

@@ -682,6 +682,33 @@ def test_autostart_and_stop_on_quit(krita_home, test_model, backend_server, tmp_
 
 
 @gui
+def test_waits_for_the_backend_that_won_the_address(
+    krita_home, test_model, backend_server, tmp_path
+):
+    """The backend the plugin starts finds its address taken by another editor's backend
+    that is still loading (exit 98): the plugin waits for that one and cleans with it."""
+    image, _ = make_image(tmp_path, "rgba8")
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    backend_json(krita_home, test_model, endpoint)
+    launched_log = krita_home / "sketch-cleanup" / "krita-backend.log"
+    race = fixtures.AddressRace(endpoint, launched_log, test_model, tmp_path / "winner.log")
+    with race:
+        scenario = {"image": str(image), "runs": [{"name": "race", "expect": "ok"}]}
+        krita = run_krita(krita_home, scenario, timeout=180)
+    assert race.error is None, race.error
+    assert krita.returncode == 0, krita.describe()
+    run = krita.run("race")
+    assert run["boxes"] == [], run["boxes"]
+    labels = run["progress_labels"]
+    assert "Waiting for the Sketch Cleanup backend another program started…" in labels, labels
+    assert not run["outcome"][0]["started_backend"]
+    sketch = sketch_pixels(run, krita, "bgra8")
+    h, w = CANVAS
+    expected = reference(backend_server["endpoint"], sketch, (0, 0, w, h), "bgra8", DEFAULT_OPTIONS)
+    assert_clean_layer(run, krita, "bgra8", expected, (0, 0, w, h))
+
+
+@gui
 def test_backend_dies_mid_job(krita_home, test_model, tmp_path):
     image, _ = make_image(tmp_path, "rgba8", BIG)
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
