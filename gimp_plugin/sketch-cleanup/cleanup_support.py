@@ -229,14 +229,8 @@ def connect(
     except sketch_client.BackendError as exc:  # no pyzmq for this Python
         raise PluginError(exc.message) from None
     client.backend_process = None  # the backend this call started, if it did
-    try:
-        client.info(timeout=CONNECT_TIMEOUT)
+    if _answers(client, endpoint, CONNECT_TIMEOUT):
         return client
-    except sketch_client.BackendUnavailable:
-        pass
-    except sketch_client.BackendError as exc:
-        client.close()
-        raise PluginError(f"The backend at {endpoint} refused: {exc.message}") from None
     if startable is None:
         client.close()
         raise PluginError(_unreachable_message(endpoint, key))
@@ -247,26 +241,20 @@ def connect(
     client.backend_process = proc
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
-        try:
-            client.info(timeout=1.0)
+        if _answers(client, endpoint, 1.0):
             return client
-        except sketch_client.BackendUnavailable:
-            pass
-        except sketch_client.BackendError as exc:
-            client.close()
-            raise PluginError(f"The backend at {endpoint} refused: {exc.message}") from None
         code = proc.poll()
-        if code == sketch_client.EXIT_ADDRESS_IN_USE and client.backend_process is not None:
+        if client.backend_process is not None and code is not None:
+            if code != sketch_client.EXIT_ADDRESS_IN_USE:
+                client.close()
+                raise PluginError(
+                    f"The Sketch Cleanup backend stopped while starting (exit code {code}). "
+                    f"Last lines of {log_path}:\n{_log_tail(log_path)}"
+                )
             # another editor's backend took the address first: wait for that one instead
             client.backend_process = None
             if on_status:
                 on_status("Waiting for the Sketch Cleanup backend another program started…")
-        elif code is not None and client.backend_process is not None:
-            client.close()
-            raise PluginError(
-                f"The Sketch Cleanup backend stopped while starting (exit code {code}). "
-                f"Last lines of {log_path}:\n{_log_tail(log_path)}"
-            )
         if on_status:
             on_status(None)
         time.sleep(0.5)
@@ -281,6 +269,18 @@ def connect(
         f"{start_timeout:g} s; it may still be loading. Try again in a minute, or see "
         f"{log_path}."
     )
+
+
+def _answers(client: sketch_client.Client, endpoint: str, timeout: float) -> bool:
+    """Whether a backend answers `info` now; a backend that refuses us is an error."""
+    try:
+        client.info(timeout=timeout)
+        return True
+    except sketch_client.BackendUnavailable:
+        return False
+    except sketch_client.BackendError as exc:
+        client.close()
+        raise PluginError(f"The backend at {endpoint} refused: {exc.message}") from None
 
 
 def _unreachable_message(endpoint: str, key: str | None) -> str:
