@@ -68,6 +68,11 @@ def drawing(height: int = 300, width: int = 400, seed: int = 0, width_px: int = 
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
+# How the test backends run (the session's `backend_server` and the ones editors start from a
+# test backend.json), so an editor's result can be compared with the session backend's.
+TEST_SERVE_OPTIONS = ["--tile", "256", "--overlap", "32", "--max-pixels", "20000000"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,6 +157,7 @@ class AddressRace:
         self.holder.close(linger=0)
         if self.error is None:
             args = ["serve", "--bind", self.endpoint, "--model", str(self.model)]
+            args += TEST_SERVE_OPTIONS
             self.proc = start_backend(args, self.own_log)
 
     def __enter__(self) -> AddressRace:

@@ -11,25 +11,16 @@ import cv2
 import numpy as np
 import pytest
 
-import sketch_client as proto
-from backend.model import default_model_path, load
-from backend.pipeline import Cleaner
-from trainer.quality_report import ink, tolerant_scores
+from backend.model import default_model_path
+from trainer.quality_report import ink, model_method, tolerant_scores
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
 def clean():
-    cleaner = Cleaner(load(default_model_path()))
-    options = {**proto.DEFAULT_OPTIONS, "style": "white", "output_format": "gray8"}
-
-    def run(gray8: np.ndarray) -> np.ndarray:
-        h, w = gray8.shape
-        out, _ = cleaner.clean(gray8.tobytes(), w, h, "gray8", options)
-        return np.frombuffer(out, np.uint8).reshape(h, w).astype(np.float32) / 255
-
-    return run
+    _, run = model_method(default_model_path())  # the quality report's way to run the model
+    return lambda gray8: run(gray8).astype(np.float32) / 255
 
 
 def read_gray(name: str) -> np.ndarray:

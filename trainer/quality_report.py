@@ -227,17 +227,18 @@ def main(argv=None) -> int:
                 ),
             )
         )
+        gray01 = gray.astype(np.float32) / 255
         if "clean" in path.name:  # clean line art: its own ground truth
-            truth = ink(gray.astype(np.float32) / 255)
+            truth = ink(gray01)
             real[path.name] = {
                 n: all_scores(ink(o.astype(np.float32) / 255), truth) for n, o in outputs.items()
             }
-        model_out = outputs["Sketch Cleanup model"]
+        model01 = outputs["Sketch Cleanup model"].astype(np.float32) / 255
         real.setdefault("sketches", {})[path.name] = {
-            "input": float(ink(gray.astype(np.float32) / 255).mean()),
-            "model": float(ink(model_out.astype(np.float32) / 255).mean()),
-            "stroke_width_input": estimate_stroke_width(gray.astype(np.float32) / 255),
-            "stroke_width_model": estimate_stroke_width(model_out.astype(np.float32) / 255),
+            "input": float(ink(gray01).mean()),
+            "model": float(ink(model01).mean()),
+            "stroke_width_input": estimate_stroke_width(gray01),
+            "stroke_width_model": estimate_stroke_width(model01),
             "scale": model_run.last["scale"],
             "seconds": model_run.last["seconds"],
             "size": f"{gray.shape[1]}×{gray.shape[0]}",

@@ -1,4 +1,5 @@
-"""`python -m backend clean` on files and folders, in-process and through a server."""
+"""`python -m backend` from the command line: `clean` on files and folders, in-process and
+through a server, and `serve`/`broker` on an address that is taken."""
 
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import sys
 import cv2
 import numpy as np
 
+import sketch_client as proto
 from tests import fixtures
 
 
@@ -97,3 +99,26 @@ def test_help_lists_every_command():
     assert out.returncode == 0
     for command in ("serve", "worker", "broker", "keys", "info", "clean"):
         assert command in out.stdout
+
+
+def test_serve_on_a_taken_address(backend_server, test_model):
+    """A second backend says so and exits EXIT_ADDRESS_IN_USE, which the editor plugins read
+    as "another backend holds it: wait for that one"."""
+    endpoint = backend_server["endpoint"]
+    second = run_cli("serve", "--bind", endpoint, "--model", str(test_model), timeout=120)
+    assert second.returncode == proto.EXIT_ADDRESS_IN_USE, second.stderr[-2000:]
+    assert f"{endpoint} is already in use" in second.stderr
+    assert "Traceback" not in second.stderr
+    # the first one is unharmed
+    client = proto.Client(endpoint)
+    try:
+        assert client.info(timeout=10)["type"] == "info"
+    finally:
+        client.close()
+
+
+def test_broker_on_a_taken_address(backend_server):
+    workers = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    second = run_cli("broker", "--bind", backend_server["endpoint"], "--workers", workers)
+    assert second.returncode == proto.EXIT_ADDRESS_IN_USE, second.stderr[-2000:]
+    assert "is already in use" in second.stderr

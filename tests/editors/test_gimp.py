@@ -180,19 +180,25 @@ def test_backend_down_is_a_clear_error(tmp_path, monkeypatch):
     assert time.monotonic() - started < 10
 
 
-def test_starts_the_installed_backend_detached_and_leaves_it_running(
-    tmp_path, monkeypatch, test_model
-):
-    """No backend answers: connect() starts the one backend.json describes, in its own
-    session (GIMP kills a cancelled plug-in's process group), and it outlives the client."""
+def install_test_backend(home: Path, monkeypatch, test_model: Path) -> str:
+    """A backend.json in `home` (made SKETCH_CLEANUP_HOME) for the test model on a free port."""
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
     config = {
         "command": [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
         "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
         "endpoint": endpoint,
     }
-    (tmp_path / "backend.json").write_text(json.dumps(config))
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    (home / "backend.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(home))
+    return endpoint
+
+
+def test_starts_the_installed_backend_detached_and_leaves_it_running(
+    tmp_path, monkeypatch, test_model
+):
+    """No backend answers: connect() starts the one backend.json describes, in its own
+    session (GIMP kills a cancelled plug-in's process group), and it outlives the client."""
+    install_test_backend(tmp_path, monkeypatch, test_model)
     statuses = []
     client = support.connect("", on_status=statuses.append)
     proc = client.backend_process
@@ -218,14 +224,7 @@ def test_starts_the_installed_backend_detached_and_leaves_it_running(
 def test_waits_for_the_backend_that_won_the_address(tmp_path, monkeypatch, test_model):
     """The backend connect() starts finds the address taken by another editor's backend
     that is still loading: the plug-in waits for that one instead of reporting a failure."""
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    config = {
-        "command": [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
-        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
-        "endpoint": endpoint,
-    }
-    (tmp_path / "backend.json").write_text(json.dumps(config))
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    endpoint = install_test_backend(tmp_path, monkeypatch, test_model)
     race = fixtures.AddressRace(endpoint, tmp_path / "backend.log", test_model, tmp_path / "b.log")
     with race:
         statuses = []
