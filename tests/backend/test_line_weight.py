@@ -1,0 +1,112 @@
+"""Line weight on synthetic lines of known geometry: the asked width comes back ±0.5 px
+(anti-aliased), whatever the thickness the lines were drawn at."""
+
+import cv2
+import numpy as np
+import pytest
+
+from backend import line_weight
+
+SIDE = 256
+SHIFT = 4  # cv2 sub-pixel bits: coordinates are in 1/16 px
+ANGLES = (0, 10, 22.5, 30, 45, 60, 80, 90, 135)
+RAW = (1, 3, 7)
+ASKED = (1, 2, 3, 5)
+
+
+def fixed(value: float) -> int:
+    return int(round(value * (1 << SHIFT)))
+
+
+def straight(angle: float, thick: int) -> np.ndarray:
+    """Line strength (1 = line) of a long line through the centre at `angle` degrees."""
+    image = np.zeros((SIDE, SIDE), np.uint8)
+    c, t = SIDE / 2, np.deg2rad(angle)
+    dx, dy = 2 * SIDE * np.cos(t), 2 * SIDE * np.sin(t)
+    p1, p2 = (fixed(c - dx), fixed(c - dy)), (fixed(c + dx), fixed(c + dy))
+    cv2.line(image, p1, p2, 255, thick, cv2.LINE_AA, shift=SHIFT)
+    return image / 255.0
+
+
+def width_in_disk(strength: np.ndarray, radius: float = 90) -> float:
+    """Ink area inside a disk around the centre / the length of the line inside it."""
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    disk = (yy - SIDE / 2) ** 2 + (xx - SIDE / 2) ** 2 <= radius**2
+    return float(strength[disk].sum() / (2 * radius))
+
+
+@pytest.mark.parametrize("raw", RAW)
+@pytest.mark.parametrize("width", ASKED)
+def test_straight_lines_at_every_angle_come_back_at_the_asked_width(raw, width):
+    for angle in ANGLES:
+        got = width_in_disk(line_weight.restroke(straight(angle, raw), width, soft=True))
+        assert abs(got - width) <= 0.5, (angle, got)
+
+
+@pytest.mark.parametrize("raw", RAW)
+@pytest.mark.parametrize("width", ASKED)
+def test_hard_lines_are_whole_pixels_near_the_asked_width(raw, width):
+    """Binary pixels: exact along the axes; a diagonal samples the band at pixel centres,
+    which can be up to 0.6 px off (3 px at 45° is 3 or 5 pixels a row: 2.1 or 3.5 px)."""
+    for angle in ANGLES:
+        out = line_weight.restroke(straight(angle, raw), width, soft=False)
+        assert set(np.unique(out)) <= {0.0, 1.0}
+        tolerance = 0.05 if angle % 90 == 0 else 0.6
+        assert abs(width_in_disk(out) - width) <= tolerance, angle
+
+
+@pytest.mark.parametrize("raw", RAW)
+@pytest.mark.parametrize("width", ASKED)
+def test_circle(raw, width):
+    radius = 70.3
+    image = np.zeros((SIDE, SIDE), np.uint8)
+    centre = (fixed(SIDE / 2 + 0.3), fixed(SIDE / 2 - 0.2))
+    cv2.circle(image, centre, fixed(radius), 255, raw, cv2.LINE_AA, shift=SHIFT)
+    out = line_weight.restroke(image / 255.0, width, soft=True)
+    assert abs(out.sum() / (2 * np.pi * radius) - width) <= 0.5
+
+
+@pytest.mark.parametrize("raw", RAW)
+@pytest.mark.parametrize("width", ASKED)
+def test_curve(raw, width):
+    """A sine wave across the canvas, measured between x = 64 and x = 192."""
+    x = np.linspace(-10, SIDE + 10, 4000)
+    y = SIDE / 2 + 50 * np.sin(2 * np.pi * x / 150)
+    points = np.stack([np.rint(x * 16), np.rint(y * 16)], axis=1).astype(np.int32)
+    image = np.zeros((SIDE, SIDE), np.uint8)
+    cv2.polylines(image, [points], False, 255, raw, cv2.LINE_AA, shift=SHIFT)
+    out = line_weight.restroke(image / 255.0, width, soft=True)
+    inside = (x >= 63.5) & (x <= 191.5)  # pixel columns 64..191
+    length = np.hypot(np.diff(x[inside]), np.diff(y[inside])).sum()
+    assert abs(out[:, 64:192].sum() / length - width) <= 0.5
+
+
+def test_a_line_of_uneven_thickness_comes_back_even():
+    """A wedge from 2 to 14 px thick, like a network unsure along one stroke."""
+    image = np.zeros((SIDE, SIDE), np.uint8)
+    wedge = np.array([[10, 127], [246, 121], [246, 135], [10, 129]], np.int32)
+    cv2.fillPoly(image, [wedge], 255)
+    out = line_weight.restroke(image / 255.0, 3, soft=True)
+    thin, thick = out[:, 30:90].sum() / 60, out[:, 170:230].sum() / 60
+    assert abs(thin - 3) <= 0.5 and abs(thick - 3) <= 0.5
+
+
+def test_the_new_stroke_is_centred_on_the_old_one():
+    out = line_weight.restroke(straight(0, 7), 1, soft=False)
+    rows = np.nonzero(out[:, 100:150].any(axis=1))[0]
+    assert list(rows) == [SIDE // 2]
+
+
+def test_an_empty_mask_stays_empty_and_dots_stay_dots():
+    assert not line_weight.restroke(np.zeros((40, 50)), 3, soft=True).any()
+    dot = np.zeros((40, 50))
+    dot[20, 25] = 1.0
+    out = line_weight.restroke(dot, 3, soft=False)
+    assert out.sum() == 9 and out[19:22, 24:27].all()  # a 3 px dot
+
+
+def test_auto_width_is_the_sketch_stroke_within_clean_ink():
+    low, high = line_weight.AUTO_WIDTH_RANGE
+    assert line_weight.auto_width(2.5) == 2.5
+    assert line_weight.auto_width(0.3) == low and line_weight.auto_width(12.0) == high
+    assert line_weight.auto_width(None) == low
