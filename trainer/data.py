@@ -258,7 +258,7 @@ def ink_stroke_width(gray: np.ndarray) -> float:
     The very function the backend's auto scale applies to an incoming sketch, so what the
     model card records about the training inputs is measured the same way.
     """
-    from backend.pipeline import estimate_stroke_width
+    from backend.autoscale import estimate_stroke_width
 
     width = estimate_stroke_width(np.asarray(gray, np.float32))
     return float("nan") if width is None else float(width)

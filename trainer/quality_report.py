@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(ROOT))
-    from backend.pipeline import estimate_stroke_width
+    from backend.autoscale import estimate_stroke_width
     from trainer.synth import make_pair, pair_rng
 
     cleaner, model_run = model_method(args.model)

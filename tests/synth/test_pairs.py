@@ -6,8 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from trainer.data import ink_stroke_width
 from trainer.synth import make_pair, pair_rng, write_pairs
-from trainer.synth.pairs import NEAR_CLEAN
+from trainer.synth.pairs import CATEGORIES, NEAR_CLEAN, TARGET_WIDTH
+from trainer.synth.rough import hatching
 
 SIZE = 424
 
@@ -26,10 +28,15 @@ def ink_masks(rough: np.ndarray, clean: np.ndarray):
 
 
 def near_clean(rough, clean) -> bool:
-    """The rough is the target itself, lightly degraded (ink masks nearly the same)."""
+    """The rough is the target's lines drawn once with another pen, lightly degraded: every
+    ink pixel of each lies within the other's pen width (nothing extra, nothing missing)."""
     paper, ink = float(np.percentile(rough, 90)), float(rough.min())
-    r, c = rough < (paper + ink) / 2, clean < 128
-    return (r & c).sum() / max((r | c).sum(), 1) > 0.9
+    r, c = (rough < (paper + ink) / 2).astype(np.uint8), (clean < 128).astype(np.uint8)
+    near_c = cv2.dilate(c, np.ones((5, 5), np.uint8)) > 0
+    near_r = cv2.dilate(r, np.ones((3, 3), np.uint8)) > 0
+    return (r.astype(bool) & near_c).sum() / max(r.sum(), 1) > 0.97 and (
+        c.astype(bool) & near_r
+    ).sum() / max(c.sum(), 1) > 0.97
 
 
 def test_reproducible_from_seed_and_index():
@@ -104,6 +111,38 @@ def test_rough_has_extra_marks_and_noise(pairs):
 def test_some_pairs_are_nearly_clean(pairs):
     frac = np.mean([near_clean(r, c) for r, c in pairs])
     assert 0.3 * NEAR_CLEAN <= frac <= 2.5 * NEAR_CLEAN
+
+
+def test_every_target_line_has_one_thin_width(pairs):
+    # 2 x area / outline of the Otsu mask: about 1 px over the drawn width (anti-aliased
+    # edges, ends and junctions); a spread of widths would show as a spread here
+    widths = np.array([ink_stroke_width(clean / 255.0) for _, clean in pairs])
+    assert np.all(np.abs(widths - (TARGET_WIDTH + 1)) < 0.8)
+    assert widths.std() < 0.3
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_each_category_makes_pairs(category):
+    rough, clean = make_pair(pair_rng(3, 0), 192, category)
+    assert rough.shape == clean.shape == (192, 192)
+    assert (clean < 128).any() and rough.min() < np.median(rough) - 10
+
+
+def test_unknown_category_is_refused():
+    with pytest.raises(ValueError, match="category"):
+        make_pair(pair_rng(3, 0), 64, "watercolour")
+
+
+def test_kept_hatching_is_spaced_and_dense_hatching_is_tone():
+    rng = np.random.default_rng(4)
+    keep, tone = hatching(rng, [], 256, 3.0, min_gap=4.5)
+    assert keep and tone
+    # kept strokes: each one's nearest parallel neighbour is at least the gap away
+    for group in (keep,):
+        mids = np.array([p.mean(0) for p in group if len(p) == 2])
+        dist = np.sqrt(((mids[:, None] - mids[None]) ** 2).sum(-1))
+        np.fill_diagonal(dist, np.inf)
+        assert np.median(dist.min(1)) >= 4.5 * 0.9
 
 
 def test_write_pairs_files_match_make_pair(tmp_path):

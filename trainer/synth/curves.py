@@ -15,6 +15,7 @@ class Stroke:
     width: float = 1.0  # relative to the drawing's base line width
     weight: float = 1.0  # how firmly the artist commits to it (detail lines are lighter)
     jitter: float = 1.0  # how loosely it is sketched (small careful shapes: below 1)
+    passes: float = 1.0  # scales the extra passes of the rough (quick hatch strokes: few)
 
 
 @dataclass(slots=True)

@@ -23,9 +23,19 @@ class ScanStyle:
     gamma: float = 1.0
     noise: float = 0.01  # sensor noise (fraction of full scale)
     jpeg: int = 0  # JPEG quality, 0 = none
+    ruled: int = 0  # printed paper: 0 plain, 1 lined, 2 grid
+    ruled_dark: float = 0.1  # how dark the printed rules scan
+    ruled_step: float = 24.0  # px between rules
+    shadow: float = 0.0  # a hand's or phone's soft shadow over part of a photographed page
 
 
-def sample_scan(rng: np.random.Generator, mild: bool = False) -> ScanStyle:
+def sample_scan(
+    rng: np.random.Generator,
+    mild: bool = False,
+    faint: bool | None = None,
+    photo: bool | None = None,
+) -> ScanStyle:
+    """A random scan; ``faint`` / ``photo`` force (True) or forbid (False) those looks."""
     if mild:  # a clean digital drawing, lightly degraded
         return ScanStyle(
             paper=rng.uniform(0.9, 1.0),
@@ -39,19 +49,43 @@ def sample_scan(rng: np.random.Generator, mild: bool = False) -> ScanStyle:
             noise=rng.uniform(0, 0.012),
             jpeg=int(rng.integers(60, 96)) if rng.random() < 0.4 else 0,
         )
+    draw_faint, draw_photo = rng.random() < 0.15, rng.random() < 0.15
+    faint = draw_faint if faint is None else faint  # a light hand, a hard lead, a dim photo
+    photo = draw_photo if photo is None else photo  # a phone photo: uneven light, shadow, JPEG
+    ruled = int(rng.choice(3, p=[0.84, 0.1, 0.06]))
     return ScanStyle(
         paper=rng.uniform(0.78, 1.0),
-        light=rng.uniform(0, 0.15) if rng.random() < 0.6 else 0.0,
+        light=rng.uniform(0.1, 0.35) if photo else rng.uniform(0, 0.15) * (rng.random() < 0.6),
         fiber=rng.uniform(0, 0.04),
-        dark=rng.uniform(0.7, 0.97),
-        blue_dark=rng.uniform(0.15, 0.4),
+        dark=rng.uniform(0.15, 0.5) if faint else rng.uniform(0.7, 0.97),
+        blue_dark=rng.uniform(0.15, 0.55),  # non-photo blue scans light, red darker
+        ruled=ruled,
+        ruled_dark=rng.uniform(0.05, 0.25),
+        ruled_step=rng.uniform(14, 40),
+        shadow=rng.uniform(0.1, 0.45) if photo and rng.random() < 0.6 else 0.0,
         blur=rng.uniform(0.0, 0.9) if rng.random() < 0.7 else 0.0,
         resample=rng.uniform(0.55, 0.9) if rng.random() < 0.15 else 1.0,
-        levels=bool(rng.random() < 0.75),
+        levels=bool(rng.random() < (0.3 if faint else 0.75)),
         gamma=float(np.exp(rng.normal(0, 0.2))),
         noise=rng.uniform(0, 0.025),
-        jpeg=int(rng.integers(30, 95)) if rng.random() < 0.5 else 0,
+        jpeg=int(rng.integers(30, 95)) if photo or rng.random() < 0.5 else 0,
     )
+
+
+def rules(rng: np.random.Generator, size: int, sc: ScanStyle) -> np.ndarray:
+    """Printed rules of lined or grid paper, as absorbed fraction in [0, 1]."""
+    m = np.zeros((size, size), np.float32)
+    step = sc.ruled_step
+    ang = rng.normal(0, 0.01)
+    for axis in range(sc.ruled):
+        off = rng.uniform(0, step)
+        for y in np.arange(off, size * 1.1, step):
+            y0 = y + ang * size
+            p0, p1 = (0, int(y) << 3), (size << 3, int(y0) << 3)
+            if axis:
+                p0, p1 = p0[::-1], p1[::-1]
+            cv2.line(m, p0, p1, 1.0, 1, cv2.LINE_AA, 3)
+    return m * sc.ruled_dark
 
 
 def scan(
@@ -69,6 +103,14 @@ def scan(
         paper *= 1 - sc.light * (grad + 0.5 + vig + 0.3 * blot)
     if sc.fiber > 0:
         paper *= 1 - sc.fiber * tooth(rng, size)
+    if sc.ruled:
+        paper *= 1 - rules(rng, size, sc)
+    if sc.shadow > 0:  # a soft shadow reaching in from one side
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        ang = rng.uniform(0, 2 * np.pi)
+        edge = np.cos(ang) * (xx - 0.5) + np.sin(ang) * (yy - 0.5)
+        reach = rng.uniform(0.0, 0.4) + 0.08 * (lowfreq(rng, size, 4) - 0.5)
+        paper *= 1 - sc.shadow / (1 + np.exp(-(edge - reach) * rng.uniform(8, 30)))
     img = paper * (1 - sc.dark * ink)
     if blue is not None:
         img *= 1 - sc.blue_dark * blue

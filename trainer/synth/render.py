@@ -15,12 +15,15 @@ def to_cv(pts: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return np.round(pts * (scale * (1 << SHIFT))).astype(np.int32)
 
 
-def render_clean(lines: list[Stroke], size: int, base_width: float) -> np.ndarray:
-    """uint8 image, paper 255, ink 0; line width ``base_width * stroke.width`` px."""
+def render_clean(
+    lines: list[Stroke], size: int, base_width: float, uniform: bool = False
+) -> np.ndarray:
+    """uint8 image, paper 255, ink 0; line width ``base_width * stroke.width`` px, or
+    ``base_width`` for every stroke when ``uniform``."""
     canvas = np.zeros((size * SS, size * SS), np.uint8)
     groups: dict[int, list[np.ndarray]] = {}
     for st in lines:
-        t = max(2, int(round(base_width * st.width * SS)))
+        t = max(2, int(round(base_width * (1.0 if uniform else st.width) * SS)))
         groups.setdefault(t, []).append(to_cv(st.pts, SS))
     for t, polys in groups.items():
         cv2.polylines(canvas, polys, False, 255, t, cv2.LINE_AA, SHIFT)

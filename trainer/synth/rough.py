@@ -39,6 +39,7 @@ class RoughStyle:
     guides: float = 0.5  # construction lines: fraction kept, and their pressure
     ghosts: float = 0.2  # fraction of lines with a faint earlier attempt beside them
     stray: float = 0.3  # stray marks per 100 lines, x10
+    long_stray: float = 0.0  # long light arcs across the page (slips, trial arcs)
     hatch: float = 0.3  # amount of hatching
     hatch_angle: float = 1.0  # the artist's favourite hatching direction (rad)
     tone: float = 0.0  # rubbed shading
@@ -55,7 +56,7 @@ def sample_style(rng: np.random.Generator, roughness: float | None = None) -> Ro
         return rng.uniform(lo, hi) * r if rng.random() < p else 0.0
 
     return RoughStyle(
-        passes=rng.uniform(0.5, 3.0) * r,
+        passes=rng.uniform(1.0, 5.0) * r,  # 2-6 passes on a rough page
         jitter=rng.uniform(0.5, 2.0) * r,
         wobble=rng.uniform(0.3, 2.0) * r,
         rotate=rng.uniform(0.0, 0.03) * r,
@@ -70,6 +71,7 @@ def sample_style(rng: np.random.Generator, roughness: float | None = None) -> Ro
         guides=on(0.75, 0.2, 1.0),
         ghosts=on(0.5, 0.05, 0.5),
         stray=on(0.6, 0.1, 1.0),
+        long_stray=on(0.35, 0.3, 1.0),
         hatch=on(0.85, 0.2, 1.5),
         hatch_angle=rng.uniform(0, np.pi),
         tone=on(0.3, 0.1, 0.6),
@@ -254,18 +256,38 @@ def draw_lines(
 
 
 # -------------------------------------------------------------------- extras ----
-def hatching(rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.0):
-    """Polylines of hatching: along contours (shading beside a line) and free patches."""
-    out = []
+def hatching(
+    rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.0, min_gap: float = 4.5
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Polylines of hatching: along contours (shading beside a line) and free patches.
+
+    Returns ``(distinct, dense)``: groups whose strokes lie at least ``min_gap`` px apart
+    stay separate lines in clean art, so they belong in the target; denser groups read as
+    tone, which a clean-up drops."""
+    distinct: list[np.ndarray] = []
+    dense: list[np.ndarray] = []
     if amount <= 0:
-        return out
+        return distinct, dense
+    taken = np.zeros((size, size), np.uint8)  # where kept hatching lies already
+
+    def place(group: list[np.ndarray], sparse: bool):
+        # overlapping kept groups would clog into a mesh: such a group is tone instead
+        if sparse and group:
+            m = np.zeros_like(taken)
+            cv2.polylines(m, [to_cv(g) for g in group], False, 1, int(min_gap), shift=SHIFT)
+            if int((m & taken).sum()) <= 0.1 * int(m.sum()):
+                distinct.extend(group)
+                taken[:] |= m
+                return
+        dense.extend(group)
+
     n_contour = int(rng.poisson(amount * 25))
     for _ in range(n_contour if lines else 0):
         st = lines[int(rng.integers(len(lines)))]
         p = st.pts
         if len(p) < 6:
             continue
-        spacing = rng.uniform(1.5, 3.5)  # in units of the 2 px resampling step
+        spacing = rng.uniform(1.2, 5.0)  # in units of the 2 px resampling step
         i0 = int(rng.integers(0, max(1, len(p) - 5)))
         i1 = min(len(p), i0 + int(rng.integers(10, 60)))
         ii = np.arange(i0, i1, spacing).astype(int)
@@ -275,6 +297,9 @@ def hatching(rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.
         d = np.array([np.cos(ang), np.sin(ang)])
         t = p[min(i0 + 1, len(p) - 1)] - p[i0]
         side = np.sign(d[0] * t[1] - d[1] * t[0] + 1e-9) * rng.choice([-1, 1])
+        tn = t / max(float(np.hypot(*t)), 1e-9)
+        gap = 2.0 * spacing * abs(d[0] * tn[1] - d[1] * tn[0])  # across the strokes
+        out: list[np.ndarray] = []
         ln = rng.uniform(5, 28) * rng.uniform(0.5, 1.0, len(ii))
         a = p[ii] + rng.normal(0, 1.0, (len(ii), 2))
         b = a + side * d * ln[:, None]
@@ -285,6 +310,7 @@ def hatching(rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.
             out.append(z)
         else:
             out += list(np.stack([a, b], 1))
+        place(out, gap >= min_gap)
     for _ in range(int(rng.poisson(amount * 6))):  # free patches of parallel strokes
         if lines and rng.random() < 0.8:
             st = lines[int(rng.integers(len(lines)))]
@@ -293,9 +319,11 @@ def hatching(rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.
             c = rng.uniform(0, size, 2)
         rad = rng.uniform(6, 45)
         ang = fav + rng.normal(0, 0.25) if rng.random() < 0.75 else rng.uniform(0, np.pi)
+        out, sparse = [], True
         for cross in range(2 if rng.random() < 0.3 else 1):
             ang += cross * rng.uniform(0.5, 1.2)
-            sp = rng.uniform(2.2, 5)
+            sp = rng.uniform(2.2, 8)
+            sparse &= sp >= min_gap
             offs = np.arange(-rad, rad * rng.uniform(0.3, 1.0), sp)
             if len(offs) < 2:
                 continue
@@ -317,7 +345,8 @@ def hatching(rng, lines: list[Stroke], size: int, amount: float, fav: float = 1.
                 out.append(z)
             else:
                 out += list(np.stack([a, b], 1))
-    return out
+        place(out, sparse)
+    return distinct, dense
 
 
 def _near_line(rng, lines: list[Stroke], size: int, spread: float) -> np.ndarray:
@@ -345,6 +374,19 @@ def stray_marks(rng, lines: list[Stroke], size: int, amount: float):
     return out
 
 
+def long_strays(rng, size: int, amount: float) -> list[np.ndarray]:
+    """Long, light arcs across the page: a slipped hand or a trial sweep, never drawing."""
+    out = []
+    for _ in range(int(rng.poisson(amount * 1.5))):
+        a = rng.uniform(0, size, 2)
+        ang = rng.uniform(0, 2 * np.pi)
+        ln = size * rng.uniform(0.3, 1.0)
+        d = np.array([np.cos(ang), np.sin(ang)]) * ln
+        bend = np.array([-d[1], d[0]]) * rng.uniform(-0.25, 0.25)
+        out.append(catmull_rom([a, a + d / 2 + bend, a + d]))
+    return out
+
+
 # -------------------------------------------------------------------- render ----
 def render_rough(
     rng: np.random.Generator,
@@ -352,14 +394,18 @@ def render_rough(
     guides: list[np.ndarray],
     size: int,
     st: RoughStyle,
+    tone_hatching: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Graphite density of the rough (float32, [0, 1]) and of an optional blue-pencil layer."""
+    """Graphite density of the rough (float32, [0, 1]) and of an optional blue-pencil layer.
+
+    ``tone_hatching``: hatching too dense to keep as lines (``hatching``'s second list),
+    drawn under the lines as shading that the target leaves out."""
     layers = Layers(N_MAIN_LAYERS + 1)
     under = N_MAIN_LAYERS
     # -- target lines: k passes each
     if lines:
         pts = [ln.pts for ln in lines]
-        k = 1 + rng.poisson(st.passes, len(lines))
+        k = 1 + rng.poisson(st.passes * np.array([ln.passes for ln in lines]))
         weight = np.array([ln.weight for ln in lines])
         length = np.array([len(p) for p in pts]) * 2.0
         scale = np.clip(np.sqrt(length / 60), 0.4, 1.8)  # long lines wander more
@@ -391,7 +437,7 @@ def render_rough(
             pr = rng.uniform(0.1, 0.35, len(polys))
             draw_lines(rng, layers, polys, pr, 2.0, 0.3, 0.3, layer_of=under)
     # -- hatching and stray marks
-    hat = hatching(rng, lines, size, st.hatch, st.hatch_angle)
+    hat = tone_hatching or []
     if hat:
         base = rng.uniform(0.25, 0.7)
         pr = base * np.exp(rng.normal(0, 0.25, len(hat)))
@@ -401,6 +447,10 @@ def render_rough(
         draw_lines(
             rng, layers, strays, rng.uniform(0.2, 0.8, len(strays)), 2.5, 0.0, 0.0, layer_of=under
         )
+    arcs = long_strays(rng, size, st.long_stray)
+    if arcs:
+        pr = rng.uniform(0.12, 0.4, len(arcs))
+        draw_lines(rng, layers, arcs, pr, 2.0, 0.2, 0.2, layer_of=under)
     # -- composite at RSS x: passes accumulate, graphite catches on the paper's tooth
     big = size * RSS
     base = 1 - 2 * tooth(rng, big)

@@ -1,0 +1,79 @@
+"""Auto scale: bring a sketch's strokes to the width the network was trained on.
+
+The network sees strokes of a typical width during training (the card's
+``working_scale.auto_stroke_width_px``, measured on the training inputs with
+:func:`estimate_stroke_width` itself). An incoming sketch is resized so that its main
+strokes measure the same; only the ratio of the two measurements matters.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+AUTO_SCALE_RANGE = (0.25, 4.0)  # up to 4: clean 1 px lines need it to stay thin
+ESTIMATE_MAX_SIDE = 2048  # bigger pages are measured downscaled (the ratio is what counts)
+BACKGROUND_KERNEL = 15  # px: wider than strokes, narrower than the paper's light falloff
+MIN_SPECK_AREA = 12  # px: ink components smaller than this are paper grain, not strokes
+MIN_CONTRAST = 0.1  # a page whose flattened range is below this has no clear ink
+
+
+def flatten_paper(gray: np.ndarray) -> np.ndarray:
+    """The sketch divided by its paper: mottling, uneven light and tinted paper become 1.
+
+    The paper is estimated with a grey-level dilation wider than the strokes (which removes
+    them), smoothed. Without this, Otsu's level on a faint sketch on mottled paper falls
+    inside the paper's own tones and measures blotches instead of strokes.
+    """
+    k = BACKGROUND_KERNEL
+    paper = cv2.dilate(gray, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    paper = cv2.GaussianBlur(paper, (0, 0), k / 2)
+    return np.clip(gray / np.maximum(paper, 1e-3), 0.0, 1.0).astype(np.float32)
+
+
+def ink_mask(gray: np.ndarray) -> np.ndarray | None:
+    """uint8 mask (255 = ink) of the flattened sketch's strokes, or None for a blank page."""
+    flat = flatten_paper(np.asarray(gray, np.float32))
+    if float(flat.max() - flat.min()) < MIN_CONTRAST:
+        return None
+    g8 = np.rint(flat * 255).astype(np.uint8)
+    _, ink = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_SPECK_AREA
+    keep[0] = False
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def estimate_stroke_width(gray: np.ndarray) -> float | None:
+    """Typical stroke width in px: 2 × ink area / ink outline length of :func:`ink_mask`.
+
+    For long thin strokes area ≈ width × length and outline ≈ 2 × length. Returns None for
+    a page with no clear ink. Big scans are measured downscaled and the result scaled back.
+    """
+    gray = np.asarray(gray, np.float32)
+    factor = max(1.0, max(gray.shape) / ESTIMATE_MAX_SIDE)
+    if factor > 1.0:
+        size = (round(gray.shape[1] / factor), round(gray.shape[0] / factor))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    ink = ink_mask(gray)
+    if ink is None:
+        return None
+    area = float(np.count_nonzero(ink))
+    if area < 20 or area > 0.6 * ink.size:
+        return None
+    contours, _ = cv2.findContours(ink, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    outline = sum(cv2.arcLength(c, True) for c in contours)
+    if outline <= 0:
+        return None
+    return 2.0 * area / outline * factor
+
+
+def working_scale(gray: np.ndarray, requested, model_width: float | None) -> float:
+    """Factor the sketch is resized by before the network; ``requested``: 'auto' or a number."""
+    if requested != "auto":
+        return float(requested)
+    measured = estimate_stroke_width(gray)
+    if not measured or not model_width:
+        return 1.0
+    low, high = AUTO_SCALE_RANGE
+    return float(np.clip(model_width / measured, low, high))
