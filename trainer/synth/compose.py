@@ -7,7 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from . import figures, glyphs, shapes
+from . import figures, glyphs, icons, shapes
 from .curves import Element, Stroke, arclen, resample_many
 
 # name: (source, relative frequency, smallest size in line widths)
@@ -27,6 +27,7 @@ SOURCES = {
     "kanji": (glyphs.kanji, 0.05, 28),
     "text": (glyphs.hershey_text, 0.05, 12),
     "letters": (glyphs.outline_letters, 0.02, 25),
+    "icon": (icons.icon, 0.10, 30),
 }
 
 # density: (probability, number of elements, element size as a fraction of the canvas)
@@ -43,8 +44,8 @@ MAX_INK = 0.16  # no more elements once this much is covered
 
 @lru_cache(maxsize=1)
 def _usable_sources():
-    ok = glyphs.available()
-    need = {"kanji": "kanji", "text": "hershey", "letters": "outline_letters"}
+    ok = {**glyphs.available(), "icons": icons.available()}
+    need = {"kanji": "kanji", "text": "hershey", "letters": "outline_letters", "icon": "icons"}
     names = [k for k in SOURCES if ok.get(need.get(k, ""), True)]
     w = np.array([SOURCES[k][1] for k in names])
     return names, w / w.sum()
