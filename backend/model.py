@@ -57,9 +57,10 @@ def describe_device() -> str:
 def _auto_stroke_width(card: dict) -> float | None:
     """The stroke width (backend's estimate) auto scale brings an incoming sketch to.
 
-    `auto_stroke_width_px` is the clean targets' width, so output lines come out about as
-    heavy as the sketch's main strokes; older cards give the training inputs' width or the
-    targets' width by another measure, both only roughly right.
+    `auto_stroke_width_px` is what the card says auto scale should aim at: since card
+    version 3 the training inputs' stroke width (the network then reads strokes like those
+    it learned from; line weight is set afterwards). Older cards without it give the inputs'
+    width or the targets' width by another measure.
     """
     scale = card.get("working_scale", {})
     return (

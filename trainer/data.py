@@ -441,17 +441,18 @@ def dataset_stroke_widths(
     ``targets``: :func:`median_stroke_width` of the clean targets (pooled ridge values);
     ``inputs``: median over samples of :func:`ink_stroke_width` of the rough inputs, i.e.
     what the backend's estimator measures on a sketch like the training inputs;
-    ``auto``: the same estimator on the binarised targets, the width of the lines the model
-    learns to draw: the backend's auto scale brings a sketch's strokes to it.
+    ``auto``: the width the backend's auto scale brings a sketch's strokes to. It is the
+    inputs' width: the network then reads strokes as wide as those it learned from, and
+    draws its thin centre lines; the line weight the artist sees is set after it
+    (``line_width``), not by the scale.
     """
     n = ds.num_samples
     ids = np.random.default_rng(seed).permutation(n)[: min(n, max_samples)]
-    masks, inputs, outputs = [], [], []
+    masks, inputs = [], []
     for k in ids:
         x, y = ds.sample(int(k), augment=False)
         masks.append(y < 0.5)
         inputs.append(ink_stroke_width(x))
-        outputs.append(ink_stroke_width(y))
 
     def median(values: list[float]) -> float:
         finite = [v for v in values if not math.isnan(v)]
@@ -460,5 +461,5 @@ def dataset_stroke_widths(
     return {
         "targets": median_stroke_width(masks),
         "inputs": median(inputs),
-        "auto": median(outputs),
+        "auto": median(inputs),
     }

@@ -38,11 +38,14 @@ __all__ = ["export", "model_card", "find_run_dir", "CARD_FORMAT"]
 CARD_FORMAT = 1
 DEFAULT_STROKE_WIDTH = 3.0
 STROKE_WIDTH_METHOD = "2*median(L2 distance transform of line pixels on its ridge)"
-INPUT_STROKE_WIDTH_METHOD = "median over training inputs of 2*ink area/ink outline (Otsu)"
+INPUT_STROKE_WIDTH_METHOD = (
+    "median over training inputs of the backend's estimate (2*ink area/ink outline of the "
+    "paper-flattened sketch, Otsu)"
+)
 AUTO_STROKE_WIDTH_METHOD = (
-    "median over the binarised training targets of the backend's estimate (2*ink area/ink "
-    "outline, Otsu): auto scale brings an incoming sketch's strokes to this width, so the "
-    "model's clean lines come out about as heavy as the sketch's main strokes"
+    "the training inputs' width (input_stroke_width_px): auto scale brings an incoming "
+    "sketch's strokes to it, so the network reads strokes like those it learned from; the "
+    "line weight is set after the network (line_width)"
 )
 _WEIGHTS = "model.weights.h5"
 _TRAINING_CORE = ("data", "epochs", "steps", "seconds", "backend", "devices")

@@ -636,8 +636,8 @@ def _train_in_scope(
             _write_json(run_dir / "run.json", run_json)
         print(
             f"stroke width: targets {run_json['stroke_width_px']} px (2 x median ridge distance),"
-            f" inputs {run_json['input_stroke_width_px']} px, binarised targets "
-            f"{run_json['auto_stroke_width_px']} px (2 x ink area / outline)",
+            f" inputs {run_json['input_stroke_width_px']} px (2 x ink area / outline: auto scale"
+            " brings sketches to this width)",
             flush=True,
         )
 
