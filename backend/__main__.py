@@ -69,6 +69,15 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="working resolution: auto or a factor in [0.1, 4] (%(default)s)",
     )
+    low, high = proto.LINE_WIDTH_RANGE
+    group.add_argument(
+        "--line-width",
+        default=proto.DEFAULT_OPTIONS["line_width"],
+        metavar="auto|model|PX",
+        help="redraw every line this wide, centred: auto (the sketch's main stroke width, "
+        f"1-4 px), model (as the network draws them) or a width in px in [{low:g}, {high:g}] "
+        "(%(default)s)",
+    )
 
 
 def _number_or_word(value: str):
@@ -176,6 +185,7 @@ def cmd_clean(args) -> int:
         "color": args.color,
         "threshold": _number_or_word(args.threshold),
         "scale": _number_or_word(args.scale),
+        "line_width": _number_or_word(args.line_width),
     }
     try:
         proto.check_options(options, "gray8")

@@ -1,7 +1,8 @@
 """The cleanup pipeline: pixels in, clean line-art pixels out.
 
 composite onto white → grayscale → normalize by max → scale to the working resolution →
-pad and tile → network → undo the scaling → threshold → compose the output layer.
+pad and tile → network → undo the scaling → threshold → re-stroke at the asked line width →
+compose the output layer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import pixels, postprocess, tiling
+from backend import line_weight, pixels, postprocess, tiling
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
 
@@ -65,6 +66,19 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     shrinking = height * width < image.shape[0] * image.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def line_width(gray: np.ndarray, requested) -> float | None:
+    """Width in canvas px to re-stroke the lines at; None keeps the network's own.
+
+    auto: the input sketch's main stroke width, within line_weight.AUTO_WIDTH_RANGE.
+    """
+    if requested == "model":
+        return None
+    if requested != "auto":
+        return float(requested)
+    peak = float(gray.max())
+    return line_weight.auto_width(estimate_stroke_width(gray / peak if peak > 0 else gray))
 
 
 @dataclass
@@ -135,9 +149,11 @@ class Cleaner:
                 progress("inference", done, total)
 
         output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
-        rgb, out_alpha = postprocess.compose(output, options)
+        width_px = line_width(gray, options["line_width"])
+        rgb, out_alpha = postprocess.compose(output, options, width_px)
         result = pixels.encode(rgb, out_alpha, options["output_format"])
         done.update(
+            line_width=None if width_px is None else round(width_px, 2),
             width=width,
             height=height,
             format=options["output_format"],

@@ -43,6 +43,8 @@ def test_clean_a_folder_in_process(tmp_path, test_model):
         str(test_model),
         "--scale",
         "1",
+        "--line-width",
+        "model",
     )
     assert out.returncode == 0, out.stderr
     assert "3 of 3 image(s) cleaned" in out.stdout
@@ -75,6 +77,32 @@ def test_clean_through_a_server_with_transparent_style(tmp_path, backend_server)
     assert lines.any() and (bgra[lines][:, 0] == 255).all() and (bgra[lines][:, 2] == 0).all()
 
 
+def test_line_width_option(tmp_path, test_model):
+    gray = np.full((100, 160), 235, np.uint8)
+    gray[47:54] = 20  # one 7 px stroke
+    cv2.imwrite(str(tmp_path / "line.png"), gray)
+    ink = {}
+    for width in ("1", "3", "model"):
+        out = run_cli(
+            "clean",
+            str(tmp_path / "line.png"),
+            "-o",
+            str(tmp_path / width),
+            "--model",
+            str(test_model),
+            "--scale",
+            "1",
+            "--line-width",
+            width,
+        )
+        assert out.returncode == 0, out.stderr
+        result = cv2.imread(str(tmp_path / width / "line.png"), cv2.IMREAD_GRAYSCALE)
+        ink[width] = (result[:, 30:130] < 128).sum(axis=0)  # lines on white: whole pixels
+    assert (ink["1"] == 1).all() and (ink["3"] == 3).all() and (ink["model"] >= 6).all()
+    out = run_cli("clean", str(tmp_path), "-o", str(tmp_path / "x"), "--line-width", "99")
+    assert out.returncode != 0 and "line_width must be" in out.stderr
+
+
 def test_unreadable_file_is_reported_and_others_go_on(tmp_path, test_model):
     frames = make_folder(tmp_path)
     (frames / "broken.png").write_bytes(b"\x89PNG not really")
@@ -97,6 +125,7 @@ def test_bad_option_and_missing_server_are_clear(tmp_path):
 def test_help_lists_every_command():
     out = run_cli("--help")
     assert out.returncode == 0
+    assert "--line-width" in run_cli("clean", "--help").stdout
     for command in ("serve", "worker", "broker", "keys", "info", "clean"):
         assert command in out.stdout
 

@@ -59,6 +59,11 @@ def test_envelope_errors(bad, code):
         ({"options": {"threshold": 1.5}}, 200, "bad_request"),
         ({"options": {"threshold": True}}, 200, "bad_request"),
         ({"options": {"scale": 9}}, 200, "bad_request"),
+        ({"options": {"line_width": 0.2}}, 200, "bad_request"),
+        ({"options": {"line_width": 33}}, 200, "bad_request"),
+        ({"options": {"line_width": "thick"}}, 200, "bad_request"),
+        ({"options": {"line_width": True}}, 200, "bad_request"),
+        ({"options": {"line_width": float("nan")}}, 200, "bad_request"),
         ({"options": {"output_format": "jpeg"}}, 200, "unsupported_format"),
         ({"options": []}, 200, "bad_request"),
     ],
@@ -80,6 +85,10 @@ def test_defaults_and_output_format():
         header(options={"threshold": 0.3, "scale": 0.5, "output_format": "gray8"}), 200, LIMITS
     )
     assert (options["threshold"], options["scale"], options["output_format"]) == (0.3, 0.5, "gray8")
+    low, high = proto.LINE_WIDTH_RANGE
+    for width in ("auto", "model", low, 2, 2.5, high):
+        options = proto.check_clean(header(options={"line_width": width}), 200, LIMITS)
+        assert options["line_width"] == width
 
 
 def test_header_decoding():

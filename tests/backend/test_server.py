@@ -69,7 +69,8 @@ def test_info_describes_model_device_and_limits(client):
 @pytest.mark.parametrize("fmt", sorted(proto.FORMATS))
 def test_every_pixel_format_round_trips(client, fmt):
     gray = fixtures.drawing(120, 160, seed=1)
-    header, out = client.clean(sketch_as(fmt, gray), 160, 120, fmt, {"scale": 1.0}, timeout=60)
+    options = {"scale": 1.0, "line_width": "model"}  # the network's own lines
+    header, out = client.clean(sketch_as(fmt, gray), 160, 120, fmt, options, timeout=60)
     assert (header["width"], header["height"], header["format"]) == (160, 120, fmt)
     assert len(out) == 160 * 120 * proto.bytes_per_pixel(fmt)
     result_gray, alpha = pixels.decode(out, 160, 120, fmt)
@@ -84,6 +85,7 @@ def test_every_pixel_format_round_trips(client, fmt):
 def test_output_styles(client, style):
     gray = fixtures.drawing(128, 128, seed=2)
     options = {"style": style, "color": "#ff0000", "output_format": "rgba8", "scale": 1.0}
+    options["line_width"] = "model"  # the network's own lines, composed
     _, out = client.clean(gray.tobytes(), 128, 128, "gray8", options)
     rgba = np.frombuffer(out, np.uint8).reshape(128, 128, 4).astype(int)
     ink, paper = ink_mask(gray), ~ink_mask(gray)
@@ -102,6 +104,7 @@ def test_output_styles(client, style):
 def test_thresholds(client, threshold):
     gray = fixtures.drawing(96, 96, seed=4)
     options = {"threshold": threshold, "output_format": "graya8", "scale": 1.0}
+    options["line_width"] = "model"  # thresholded as the network drew them
     _, out = client.clean(gray.tobytes(), 96, 96, "gray8", options)
     alpha = np.frombuffer(out, np.uint8).reshape(96, 96, 2)[..., 1]
     ink = ink_mask(gray)
@@ -126,6 +129,58 @@ def test_auto_scale_follows_stroke_width(client):
     assert thick_scale < thin_scale
 
 
+def horizontal_line(thick: int) -> np.ndarray:
+    """A 160x200 gray sketch: one dark horizontal stroke `thick` px wide across it."""
+    gray = np.full((160, 200), 235, np.uint8)
+    gray[80 - thick // 2 : 80 - thick // 2 + thick] = 20
+    return gray
+
+
+@pytest.mark.parametrize("style", proto.STYLES)
+def test_line_width_redraws_lines_at_the_asked_width(client, style):
+    """Whatever the network's thickness: whole pixels on white, anti-aliased otherwise."""
+    gray = horizontal_line(5)
+    options = {"style": style, "output_format": "graya8", "scale": 1.0}
+    widths = {}
+    for line_width in ("model", 1, 2, 3.5, "auto"):
+        header, out = client.clean(
+            gray.tobytes(), 200, 160, "gray8", {**options, "line_width": line_width}
+        )
+        pixels = np.frombuffer(out, np.uint8).reshape(160, 200, 2)
+        ink = pixels[..., 1] / 255 if style == "transparent" else 1 - pixels[..., 0] / 255
+        widths[line_width] = float(ink[:, 40:160].sum(axis=0).mean())  # away from the ends
+        expected = {"model": None, "auto": 4.0}.get(line_width, line_width)
+        assert header["line_width"] == expected  # auto: the sketch's 5 px, capped at 4
+    assert widths["model"] > 4  # the test network keeps the sketch's thickness
+    for asked in (1, 2, 3.5, "auto"):
+        target = {"auto": 4.0}.get(asked, asked)
+        if style == "white":  # whole pixels, centred on the stroke
+            assert widths[asked] == max(1, round(target)), widths
+        else:
+            assert abs(widths[asked] - target) <= 0.5, widths
+
+
+def test_auto_line_width_is_soft_only_off_white(client):
+    gray = horizontal_line(3)
+    gray[:, 99:102] = 20  # and a vertical stroke crossing it
+    for style, soft in (("transparent", True), ("white", False)):
+        options = {"style": style, "output_format": "graya8", "scale": 1.0, "line_width": "auto"}
+        header, out = client.clean(gray.tobytes(), 200, 160, "gray8", options)
+        assert abs(header["line_width"] - 3) < 0.3  # the sketch's 3 px strokes
+        graya = np.frombuffer(out, np.uint8).reshape(160, 200, 2)
+        ink = graya[..., 1] if style == "transparent" else 255 - graya[..., 0]
+        assert (len(np.unique(ink)) > 2) == soft  # anti-aliased or two-tone
+        assert (ink[80, 10:190] == 255).all() and (ink[10:150, 100] == 255).all()
+        assert ink[gray > 200].mean() < 10  # nothing off the strokes
+
+
+@pytest.mark.parametrize("bad", [0.1, 40, "thin", True, None])
+def test_bad_line_width_is_a_bad_request(client, bad):
+    with pytest.raises(proto.BackendError) as err:
+        client.clean(horizontal_line(3).tobytes(), 200, 160, "gray8", {"line_width": bad})
+    assert err.value.code == "bad_request" and "line_width" in err.value.message
+
+
 def test_large_image_is_tiled_and_reports_progress(client):
     gray = fixtures.drawing(1200, 1500, seed=7)
     seen = []
@@ -147,7 +202,7 @@ def test_semi_transparent_layer_is_composited_onto_paper(client):
     rgb = np.zeros((64, 64, 3), np.float32)
     alpha = (gray < 128).astype(np.float32)  # black strokes, transparent elsewhere
     data = pixels.encode(rgb, alpha, "rgba8")
-    _, out = client.clean(data, 64, 64, "rgba8", {"scale": 1.0})
+    _, out = client.clean(data, 64, 64, "rgba8", {"scale": 1.0, "line_width": "model"})
     result_alpha = np.frombuffer(out, np.uint8).reshape(64, 64, 4)[..., 3]
     assert result_alpha[gray < 128].mean() > 200 and result_alpha[gray >= 160].mean() < 25
 
@@ -185,7 +240,8 @@ def test_many_clients_at_once_get_their_own_results(backend_server):
 
 def test_several_jobs_in_flight_from_one_client(client):
     images = [fixtures.drawing(100, 100, seed=s) for s in range(4)]
-    jobs = [client.start_clean(g.tobytes(), 100, 100, "gray8", {"scale": 1.0}) for g in images]
+    options = {"scale": 1.0, "line_width": "model"}
+    jobs = [client.start_clean(g.tobytes(), 100, 100, "gray8", options) for g in images]
     outs = [client.wait(job, timeout=60)[1] for job in reversed(jobs)][::-1]
     for gray, out in zip(images, outs, strict=True):
         alpha = np.frombuffer(out, np.uint8)  # gray8 in, gray8 out: white style composite
