@@ -15,49 +15,13 @@ import cv2
 import numpy as np
 
 from backend import line_weight, pixels, postprocess, tiling
+from backend.autoscale import estimate_stroke_width, working_scale
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
-
-AUTO_SCALE_RANGE = (0.25, 4.0)  # up to 4: clean 1 px lines need it to stay thin
-ESTIMATE_MAX_SIDE = 2048
 
 
 class Cancelled(Exception):
     """Raised inside the pipeline when the client cancelled the job."""
-
-
-def estimate_stroke_width(gray: np.ndarray) -> float | None:
-    """Typical stroke width in px: 2 × ink area / ink outline length, on Otsu's ink mask.
-
-    For long thin strokes area ≈ width × length and outline ≈ 2 × length. Returns None for
-    a page with no clear ink. Big scans are measured downscaled and the result scaled back.
-    """
-    factor = max(1.0, max(gray.shape) / ESTIMATE_MAX_SIDE)
-    if factor > 1.0:
-        size = (round(gray.shape[1] / factor), round(gray.shape[0] / factor))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    if float(gray.max() - gray.min()) < 0.1:
-        return None
-    g8 = np.rint(np.clip(gray, 0, 1) * 255).astype(np.uint8)
-    _, ink = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    area = float(np.count_nonzero(ink))
-    if area < 20 or area > 0.6 * ink.size:
-        return None
-    contours, _ = cv2.findContours(ink, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    outline = sum(cv2.arcLength(c, True) for c in contours)
-    if outline <= 0:
-        return None
-    return 2.0 * area / outline * factor
-
-
-def working_scale(gray: np.ndarray, requested, model_width: float | None) -> float:
-    if requested != "auto":
-        return float(requested)
-    measured = estimate_stroke_width(gray)
-    if not measured or not model_width:
-        return 1.0
-    low, high = AUTO_SCALE_RANGE
-    return float(np.clip(model_width / measured, low, high))
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
