@@ -185,10 +185,11 @@ def cmd_clean(args) -> int:
         proto.check_options(options, "gray8")
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
+    files = batch.plan(args.inputs, args.output)  # refuse clashes before loading the model
     server_key = keys.load_public(args.server_key) if args.server_key else None
     try:
         failures = batch.run(
-            args.inputs,
+            files,
             args.output,
             options,
             cleaner=None if args.server else _cleaner(args),
