@@ -153,8 +153,13 @@ class Broker:
             log.warning("ignored a message from worker %s: %s", identity.hex(), exc.message)
             return
         if target == b"":  # ready / heartbeat
+            if header.get("type") not in ("ready", "heartbeat"):
+                log.warning("ignored a %r message from %s", header.get("type"), identity.hex())
+                return
             if worker is None:
-                worker = Worker(identity, header.get("info", {}), time.monotonic())
+                info = header.get("info")
+                info = info if isinstance(info, dict) else {}
+                worker = Worker(identity, info, time.monotonic())
                 self.workers[identity] = worker
                 self.idle.append(identity)
                 log.info("worker %s joined (%s)", identity.hex(), worker.info.get("device"))
