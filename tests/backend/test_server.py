@@ -408,6 +408,23 @@ def exchange_next(sock, timeout=10.0):
     return sock.recv_multipart()
 
 
+def test_a_full_queue_answers_busy(raw, client):
+    """At most max_queue jobs (running included) hold pixels; the rest are refused at once."""
+    max_queue = client.info()["limits"]["max_queue"]
+    gray = fixtures.drawing(600, 600, seed=13)
+    header = {"v": 1, "op": "clean", "width": 600, "height": 600, "format": "gray8"}
+    for n in range(max_queue + 4):
+        frames = [json.dumps({**header, "id": f"q{n}", "options": {"scale": 1.0}}).encode()]
+        raw.send_multipart([*frames, gray.tobytes()])
+    finals = {}
+    while len(finals) < max_queue + 4:
+        reply, _ = final_reply(raw, timeout=120)
+        finals[reply["id"]] = reply.get("code", reply["type"])
+    assert list(finals.values()).count("busy") >= 4
+    assert list(finals.values()).count("result") <= max_queue
+    assert set(finals.values()) == {"busy", "result"}
+
+
 def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server, client):
     gray = fixtures.drawing(2500, 2500, seed=11)
     leaving = proto.Client(backend_server["endpoint"])
