@@ -28,6 +28,12 @@ def raw(backend_server):
     sock.close()
 
 
+def clean_header(**fields):
+    """A 4x4 rgba8 clean request's header with `fields` replaced."""
+    header = {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
+    return json.dumps({**header, **fields}).encode()
+
+
 def exchange(sock, frames, timeout=10.0):
     sock.send_multipart(frames)
     assert sock.poll(int(timeout * 1000)), "no reply"
@@ -337,6 +343,21 @@ def test_several_jobs_in_flight_from_one_client(client):
             ],
             "empty_image",
         ),  # transparent
+        ([clean_header(format=[]), b"\0" * 16], "unsupported_format"),  # was internal
+        ([clean_header(options={"output_format": {}}), b"\xff" * 64], "unsupported_format"),
+        ([clean_header(options={"color": "#1_2345"}), b"\xff" * 64], "bad_request"),
+        ([clean_header(options={"color": "#0x1234"}), b"\xff" * 64], "bad_request"),
+        ([clean_header(options={"color": "#-12345"}), b"\xff" * 64], "bad_request"),
+        (
+            [
+                clean_header(options={"color": "#\u0661\u0662\u0663\u0664\u0665\u0666"}),
+                b"\xff" * 64,
+            ],
+            "bad_request",
+        ),
+        ([b'{"v":1,"op":"cancel","id":"a"}'], "bad_request"),  # was no answer at all
+        ([b'{"v":1,"op":"cancel","id":"a","target":7}'], "bad_request"),
+        ([b'{"v":1,"op":"cancel","id":"a","target":""}'], "bad_request"),
     ],
 )
 def test_bad_requests_get_clear_errors_and_the_server_goes_on(raw, client, frames, code):
@@ -351,6 +372,13 @@ def test_bad_requests_get_clear_errors_and_the_server_goes_on(raw, client, frame
 def final_reply_after(sock, frames):
     sock.send_multipart(frames)
     return final_reply(sock)
+
+
+def test_deeply_nested_header_is_a_bad_message(raw, client):
+    deep = b'{"v":1,"op":"info","id":"a","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    header, _ = final_reply_after(raw, [deep])
+    assert (header["type"], header["code"]) == ("error", "bad_message"), header
+    assert client.ping()["type"] == "pong"
 
 
 def test_oversized_message_is_dropped_and_others_are_served(backend_server, client):
@@ -401,6 +429,56 @@ def test_cancel_a_running_job(client):
         client.wait(job, timeout=60)
     assert err.value.code == "cancelled"
     assert client.ping()["type"] == "pong"
+
+
+def test_cancelling_a_queued_job_is_answered_at_once(raw):
+    """A job waiting behind a running one is answered `cancelled` before the running one
+    ends (it used to wait for it), and gets no second final reply."""
+    big = fixtures.drawing(2500, 2500, seed=12)
+    header = {"v": 1, "op": "clean", "width": 2500, "height": 2500, "format": "gray8"}
+    header["options"] = {"scale": 1.0}
+    raw.send_multipart([json.dumps({**header, "id": "running"}).encode(), big.tobytes()])
+    small = fixtures.drawing(64, 64)
+    small_header = {**header, "id": "queued", "width": 64, "height": 64}
+    raw.send_multipart([json.dumps(small_header).encode(), small.tobytes()])
+    replies = []
+    while not any(r["id"] == "running" and r["type"] == "progress" for r in replies):
+        assert raw.poll(60000), replies
+        replies.append(json.loads(raw.recv_multipart()[0]))
+    cancel = {"v": 1, "op": "cancel", "id": "c1", "target": "queued"}
+    raw.send_multipart([json.dumps(cancel).encode()])
+    while not any(r["type"] in proto.FINAL_TYPES for r in replies):
+        assert raw.poll(60000), replies
+        replies.append(json.loads(raw.recv_multipart()[0]))
+    first_final = next(r for r in replies if r["type"] in proto.FINAL_TYPES)
+    assert (first_final["id"], first_final["type"]) == ("queued", "cancelled"), replies
+    raw.send_multipart([json.dumps({**cancel, "id": "c2", "target": "running"}).encode()])
+    header, _ = final_reply(raw, timeout=120)
+    assert (header["id"], header["type"]) == ("running", "cancelled")
+    raw.send_multipart([b'{"v":1,"op":"ping","id":"p"}'])
+    assert json.loads(exchange_next(raw)[0])["type"] == "pong"  # nothing else came for "queued"
+
+
+def exchange_next(sock, timeout=10.0):
+    assert sock.poll(int(timeout * 1000)), "no reply"
+    return sock.recv_multipart()
+
+
+def test_a_full_queue_answers_busy(raw, client):
+    """At most max_queue jobs (running included) hold pixels; the rest are refused at once."""
+    max_queue = client.info()["limits"]["max_queue"]
+    gray = fixtures.drawing(600, 600, seed=13)
+    header = {"v": 1, "op": "clean", "width": 600, "height": 600, "format": "gray8"}
+    for n in range(max_queue + 4):
+        frames = [json.dumps({**header, "id": f"q{n}", "options": {"scale": 1.0}}).encode()]
+        raw.send_multipart([*frames, gray.tobytes()])
+    finals = {}
+    while len(finals) < max_queue + 4:
+        reply, _ = final_reply(raw, timeout=120)
+        finals[reply["id"]] = reply.get("code", reply["type"])
+    assert list(finals.values()).count("busy") >= 4
+    assert list(finals.values()).count("result") <= max_queue
+    assert set(finals.values()) == {"busy", "result"}
 
 
 def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server, client):
