@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from skimage.morphology import skeletonize
 
 import sketch_client
 from tests import fixtures
@@ -578,7 +579,12 @@ def test_gimp_white_style_and_line_colour(cleaned):
     core, paper = _ink(DRAWINGS["white-red"])
     assert (rgba[..., 3] == 255).all(), "white style is opaque"
     red = (rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80)
-    assert red[core].mean() > 0.9, "lines should be the chosen red"
+    inked = (rgba[..., :3] < 240).any(axis=-1)
+    assert red[inked].mean() > 0.95, "lines should be the chosen red, two-tone on white"
+    # line-width 3: thin even lines along the strokes' centres, not the strokes' full width
+    centres = skeletonize(core)
+    assert inked[centres].mean() > 0.9, "the 3 px lines should run along the strokes"
+    assert inked.sum() < core.sum() * 1.2
     assert (rgba[paper][:, :3] > 240).all(), "paper should be white"
 
 
