@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -191,3 +192,17 @@ class AddressRace:
         if self.proc is not None:
             stop(self.proc)
         self.context.term()
+
+
+@contextlib.contextmanager
+def dealer(endpoint: str):
+    """A bare DEALER socket on `endpoint`, for messages the real client would never send."""
+    import zmq
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        yield sock
+    finally:
+        sock.close()

@@ -5,7 +5,6 @@ import json
 import time
 
 import pytest
-import zmq
 
 import sketch_client as proto
 from tests import fixtures
@@ -14,11 +13,8 @@ from tests.backend.test_server import clean_header, final_reply
 
 @pytest.fixture
 def raw(broker_server):
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(broker_server["endpoint"])
-    yield sock
-    sock.close()
+    with fixtures.dealer(broker_server["endpoint"]) as sock:
+        yield sock
 
 
 def broker_is_well(broker_server):
@@ -57,14 +53,9 @@ def test_bad_client_frames_get_errors_and_the_broker_goes_on(broker_server, raw,
 )
 def test_junk_on_the_worker_endpoint_is_ignored(broker_server, frames):
     """Any local DEALER can reach the worker endpoint; `[b"", b"not json"]` killed it."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(broker_server["workers_endpoint"])
-    try:
+    with fixtures.dealer(broker_server["workers_endpoint"]) as sock:
         sock.send_multipart(frames)
         time.sleep(0.3)
-    finally:
-        sock.close()
     broker_is_well(broker_server)
 
 

@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-import zmq
 
 import sketch_client as proto
 from backend import pixels
@@ -20,12 +19,8 @@ def client(backend_server):
 
 @pytest.fixture
 def raw(backend_server):
-    """A bare DEALER socket, for messages the real client would never send."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(backend_server["endpoint"])
-    yield sock
-    sock.close()
+    with fixtures.dealer(backend_server["endpoint"]) as sock:
+        yield sock
 
 
 def clean_header(**fields):
@@ -383,13 +378,10 @@ def test_deeply_nested_header_is_a_bad_message(raw, client):
 
 def test_oversized_message_is_dropped_and_others_are_served(backend_server, client):
     limit = client.info()["limits"]["max_message_bytes"]
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(backend_server["endpoint"])
     header = {"v": 1, "op": "clean", "id": "huge", "width": 1, "height": 1, "format": "gray8"}
-    sock.send_multipart([json.dumps(header).encode(), bytes(limit + 1)])
-    assert not sock.poll(1500)  # ZeroMQ drops the peer silently: no answer comes
-    sock.close()
+    with fixtures.dealer(backend_server["endpoint"]) as sock:
+        sock.send_multipart([json.dumps(header).encode(), bytes(limit + 1)])
+        assert not sock.poll(1500)  # ZeroMQ drops the peer silently: no answer comes
     assert client.ping()["type"] == "pong"
     with pytest.raises(proto.BackendError) as err:  # the real client refuses before sending
         client.start_clean(bytes(limit), limit, 1, "gray8")
