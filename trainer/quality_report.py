@@ -252,7 +252,8 @@ def write_markdown(path: Path, meta: dict, synth: dict, reals: dict, width_rows:
         "",
         f"Made by `python -m trainer.quality_report` on {meta['date']} ({meta['seconds']:.0f} s "
         f"on {meta['device']}). Model: `{meta['model']}` ({meta['card']}); backend default "
-        "options (auto scale, Otsu threshold, auto line width), black lines on white.",
+        "options (auto scale, Otsu threshold, the network's own line width), black lines on "
+        "white.",
         "",
         "**F1 @d**: precision and recall where a pixel is ink below 0.75 gray and a predicted "
         "ink pixel within d (a fraction of the long edge) of a ground-truth ink pixel counts "
@@ -279,7 +280,10 @@ def write_markdown(path: Path, meta: dict, synth: dict, reals: dict, width_rows:
         "## Line width: asked vs delivered",
         "",
         "`line_width` set to a width in px; delivered = ink area / centre-line length "
-        "(min / median / max over 4 held-out roughs and the real sketches).",
+        "(min / median / max over 4 held-out roughs and the real sketches), whole-pixel lines "
+        "on white. Area over length also counts the extra ink where lines meet and at their "
+        "round ends, so it reads high on short strokes; on long lines the asked width comes "
+        "back within ±0.5 px (tests/backend/test_line_weight.py).",
         "",
         "| asked (px) | delivered min | median | max |",
         "|---|---|---|---|",
