@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import pixels, postprocess, tiling
+from backend import defaults, pixels, postprocess, tiling
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
 
@@ -71,10 +71,10 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 class Settings:
     """How the backend runs the network; fixed per process."""
 
-    tile: int = 512
-    overlap: int = 32
-    batch: int = 4
-    max_working_pixels: int = 64_000_000
+    tile: int = defaults.TILE
+    overlap: int = defaults.OVERLAP
+    batch: int = defaults.BATCH
+    max_working_pixels: int = defaults.MAX_WORKING_PIXELS
 
 
 class Cleaner:
@@ -110,7 +110,14 @@ class Cleaner:
 
         s = self.settings
         output, tiles = tiling.run_tiled(
-            working, self.model.predict, s.tile, s.overlap, s.batch, self.model.multiple, on_tiles
+            working,
+            self.model.predict,
+            s.tile,
+            s.overlap,
+            s.batch,
+            self.model.multiple,
+            on_tiles,
+            bucket=self.model.bucket,
         )
         return resize(output, height, width), {"scale": round(scale, 4), "tiles": tiles}
 
