@@ -49,7 +49,8 @@ class Installer:
 
     # -- steps
     def backend(self) -> None:
-        """A private virtual environment with TensorFlow/Keras and the backend in it."""
+        """A private virtual environment with TensorFlow/Keras, OpenVINO (the CPU runtime) and
+        the backend in it: `pip install` of this project brings its dependencies."""
         if self.python.exists():
             self.say(f"virtual environment exists: {self.venv}")
         else:
@@ -58,8 +59,8 @@ class Installer:
                 venv.EnvBuilder(with_pip=True, clear=False).create(self.venv)
         self.run(self.python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         self.say(
-            "installing TensorFlow, Keras, OpenCV, pyzmq and the backend "
-            "(the first time downloads about 700 MB)"
+            "installing TensorFlow, Keras, OpenVINO, OpenCV, pyzmq and the backend "
+            "(the first time downloads about 750 MB)"
         )
         self.run(self.python, "-m", "pip", "install", "--quiet", str(ROOT))
         self.done.append(f"backend environment: {self.venv}")

@@ -93,7 +93,7 @@ class Cleaner:
     ) -> tuple[np.ndarray, dict]:
         """The network's soft output (1 = paper) at the input's size, and what was done."""
         peak = float(gray.max())
-        normalized = gray / peak if peak > 0 else gray
+        normalized = gray / peak if 0 < peak != 1 else gray  # no canvas-sized copy for nothing
         scale = working_scale(normalized, scale_option, self.model.stroke_width_px)
         height, width = normalized.shape
         limit = self.settings.max_working_pixels
