@@ -8,8 +8,11 @@ whatever the canvas; 1088 = a 1024² layer plus its 16 px paper margin, in one p
 
 from __future__ import annotations
 
-RUNTIMES = ("auto", "keras", "openvino")
-RUNTIME = "auto"  # OpenVINO on a CPU, Keras (TensorFlow, JAX, PyTorch) on a GPU
+RUNTIMES = ("auto", "keras", "openvino", "openvino-bf16", "openvino-int8")
+RUNTIME = "auto"  # OpenVINO (fp32) on a CPU, Keras (TensorFlow, JAX, PyTorch) on a GPU
+# fast modes, never picked by auto (their quality-report scores are in docs/backend.md):
+# openvino-bf16 on CPUs with bfloat16 (AVX512-BF16, AMX); openvino-int8 with the model's
+# int8 copy made by `python -m trainer.quantize`
 
 TILE = 1088  # largest tile side, working px: smaller canvases run whole in one pass
 OVERLAP = 32  # context blended at each inner tile edge, px

@@ -123,7 +123,7 @@ def load(
     keras_model = keras.saving.load_model(model_path, compile=False)
     card = read_card(model_path)
     keras_device = describe_device()
-    chosen = runtimes.create(runtime_name, keras_model, keras_device)
+    chosen = runtimes.create(runtime_name, keras_model, keras_device, model_path)
     return LoadedModel(
         keras_model=keras_model,
         card=card,

@@ -7,6 +7,10 @@ give (N, H, W) float32 batches, paper = 1, H and W multiples of the network's st
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 
 from backend import defaults
@@ -33,15 +37,18 @@ class OpenVINORuntime:
     """The Keras model converted in memory (`openvino.convert_model`) and compiled once for
     the CPU with dynamic height and width, so any tile shape runs without recompiling.
 
-    fp32 is forced: on CPUs with AVX512-BF16 OpenVINO would otherwise infer in bfloat16,
-    which moves outputs by up to 0.03. LATENCY hint: one stream using every core, which is
-    what one job at a time wants.
+    The precision is explicit: on CPUs with AVX512-BF16 OpenVINO would otherwise infer in
+    bfloat16, which is about twice as fast but moves outputs by up to 0.03; plain `openvino`
+    is fp32 (matches Keras within 1e-6), `openvino-bf16` asks for bfloat16 and refuses to
+    start on a CPU without it. LATENCY hint: one stream using every core, which is what one
+    job at a time wants.
     """
 
-    name = "openvino"
     bucket = 8  # dynamic shapes: pad only to the network's stride
 
-    def __init__(self, keras_model, threads: int = 0):
+    def __init__(
+        self, keras_model, precision: str = "f32", ir: Path | None = None, threads: int = 0
+    ):
         try:
             import openvino as ov
         except ImportError as exc:
@@ -50,17 +57,33 @@ class OpenVINORuntime:
             ) from exc
         import warnings
 
-        with warnings.catch_warnings():  # Keras warns about the input structure while tracing
-            warnings.simplefilter("ignore", UserWarning)
-            ov_model = ov.convert_model(keras_model)
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        core = ov.Core()
+        if ir is not None:  # an int8 copy made by trainer.quantize
+            ov_model = core.read_model(ir)
+        else:
+            with warnings.catch_warnings():  # Keras warns about the input structure
+                warnings.simplefilter("ignore", UserWarning)
+                ov_model = ov.convert_model(keras_model)
+        if precision == "bf16" and "BF16" not in core.get_property(
+            "CPU", "OPTIMIZATION_CAPABILITIES"
+        ):
+            raise RuntimeUnavailable(
+                "this CPU has no bfloat16 support (AVX512-BF16 or AMX): use --runtime openvino"
+            )
+        # int8 layers run in int8; what was left in floating point runs in fp32
+        hint = "f32" if precision == "int8" else precision
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": hint}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        core = ov.Core()
+        self.name = "openvino" if precision == "f32" else f"openvino-{precision}"
+        self.precision = precision
         self.compiled = core.compile_model(ov_model, "CPU", config)
         self.request = self.compiled.create_infer_request()
         cpu = core.get_property("CPU", "FULL_DEVICE_NAME")
-        self.device = f"openvino {ov.get_version().split('-')[0]} CPU ({cpu})"
+        version = ov.get_version().split("-")[0]
+        computed = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        computed = "int8" if precision == "int8" else computed  # what the CPU really runs
+        self.device = f"openvino {version} CPU ({cpu}) {computed}"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch[..., None], dtype=np.float32)
@@ -83,9 +106,43 @@ def resolve(name: str, keras_device: str) -> str:
     return "openvino"
 
 
-def create(name: str, keras_model, keras_device: str):
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def int8_paths(model_path: Path) -> tuple[Path, Path]:
+    """Where trainer.quantize puts a model's int8 copy: <stem>-int8.xml (+ .bin) and the
+    .json that names the file it was made from."""
+    model_path = Path(model_path)
+    stem = model_path.with_name(model_path.stem + "-int8")
+    return stem.with_suffix(".xml"), stem.with_suffix(".json")
+
+
+def _int8_ir(model_path: Path | None) -> Path:
+    """The model's int8 copy, if there is one made from this very file."""
+    if model_path is None:
+        raise RuntimeUnavailable("openvino-int8 needs the model's file path")
+    xml, card = int8_paths(model_path)
+    if not xml.exists() or not card.exists():
+        raise RuntimeUnavailable(
+            f"no int8 copy of {Path(model_path).name} ({xml.name}): make one with "
+            "`python -m trainer.quantize --model MODEL`, or use --runtime openvino"
+        )
+    if json.loads(card.read_text()).get("source_sha256") != sha256(model_path):
+        raise RuntimeUnavailable(
+            f"{xml.name} was made from another model file: run `python -m trainer.quantize` "
+            "again, or use --runtime openvino"
+        )
+    return xml
+
+
+def create(name: str, keras_model, keras_device: str, model_path: Path | None = None):
     """A runtime object for `name` (after `resolve`)."""
     chosen = resolve(name, keras_device)
     if chosen == "openvino":
         return OpenVINORuntime(keras_model)
+    if chosen == "openvino-bf16":
+        return OpenVINORuntime(keras_model, precision="bf16")
+    if chosen == "openvino-int8":
+        return OpenVINORuntime(keras_model, precision="int8", ir=_int8_ir(model_path))
     return KerasRuntime(keras_model, keras_device)

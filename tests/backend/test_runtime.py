@@ -69,3 +69,37 @@ def test_auto_is_openvino_on_a_cpu_and_keras_on_a_gpu():
     assert runtime.resolve("keras", "tensorflow CPU") == "keras"
     with pytest.raises(ValueError, match="unknown runtime"):
         runtime.resolve("tensorrt", "tensorflow CPU")
+
+
+def test_bf16_fast_mode_is_close_or_refused(unet_path, both):
+    import openvino as ov
+
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if not has_bf16:
+        with pytest.raises(runtime.RuntimeUnavailable, match="bfloat16"):
+            model_module.load(unet_path, "openvino-bf16")
+        return
+    fast = model_module.load(unet_path, "openvino-bf16")
+    assert fast.runtime_name == "openvino-bf16" and fast.device.endswith("bf16")
+    batch = batch_of_drawings(1, 136, 200)
+    difference = np.abs(fast.predict(batch) - both["keras"].predict(batch))
+    assert 0 < difference.max() < 0.1  # bfloat16 has 8 bits of mantissa: close, not equal
+
+
+def test_int8_fast_mode_needs_a_copy_made_from_this_model(tmp_path):
+    pytest.importorskip("nncf")
+    from trainer import quantize
+
+    path = fixtures.save_test_model(tmp_path, unet=True)
+    with pytest.raises(runtime.RuntimeUnavailable, match="trainer.quantize"):
+        model_module.load(path, "openvino-int8")
+    quantize.quantize(path, samples=6, size=64, preset="mixed")
+    fast = model_module.load(path, "openvino-int8")
+    reference = model_module.load(path, "keras")
+    assert fast.runtime_name == "openvino-int8" and fast.device.endswith("int8")
+    batch = batch_of_drawings(1, 96, 128)
+    difference = np.abs(fast.predict(batch) - reference.predict(batch))
+    assert difference.mean() < 0.05, difference.mean()  # int8: close on average
+    fixtures.build_small_unet(seed=1).save(path)  # the model changes; its int8 copy does not
+    with pytest.raises(runtime.RuntimeUnavailable, match="another model"):
+        model_module.load(path, "openvino-int8")

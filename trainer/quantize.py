@@ -1,0 +1,110 @@
+"""Int8 copy of a model for the backend's fast mode (`--runtime openvino-int8`).
+
+    python -m trainer.quantize                         # models/sketch-unet.keras
+    python -m trainer.quantize --model my.keras --samples 256
+
+Post-training quantization with NNCF: the Keras model is converted to OpenVINO, run on
+synthetic roughs (a calibration seed of its own: neither training's nor the quality
+report's) to measure activation ranges, and written beside the model as
+``<stem>-int8.xml/.bin`` with ``<stem>-int8.json`` recording the source file's SHA-256, so
+the backend refuses a copy made from another model. Check it with
+``python -m trainer.quality_report --runtime openvino-int8`` against ``--runtime openvino``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION_SEED = 700_001
+
+
+def calibration_inputs(count: int, size: int, seed: int = CALIBRATION_SEED) -> list[np.ndarray]:
+    """(1, size, size, 1) float32 network inputs: synthetic roughs, normalized by their max
+    as the backend does, from the training mix of kinds of rough."""
+    from trainer.synth.pairs import make_pair, pair_rng
+
+    inputs = []
+    for index in range(count):
+        rough, _ = make_pair(pair_rng(seed, index), size)
+        gray = rough.astype(np.float32) / 255
+        gray /= max(float(gray.max()), 1e-6)
+        inputs.append(gray[None, ..., None])
+        print(f"\rcalibration rough {index + 1}/{count}   ", end="", flush=True)
+    print()
+    return inputs
+
+
+def quantize(model_path: Path, samples: int, size: int, preset: str) -> Path:
+    import keras
+    import nncf
+    import openvino as ov
+
+    from backend.runtime import int8_paths, sha256
+
+    keras_model = keras.saving.load_model(model_path, compile=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ov_model = ov.convert_model(keras_model)
+    inputs = calibration_inputs(samples, size)
+    started = time.perf_counter()
+    quantized = nncf.quantize(
+        ov_model,
+        nncf.Dataset(inputs),
+        subset_size=len(inputs),
+        preset=getattr(nncf.QuantizationPreset, preset.upper()),
+    )
+    xml, card = int8_paths(model_path)
+    ov.save_model(quantized, xml, compress_to_fp16=False)
+    card.write_text(
+        json.dumps(
+            {
+                "source": model_path.name,
+                "source_sha256": sha256(model_path),
+                "calibration": {
+                    "samples": samples,
+                    "size": size,
+                    "seed": CALIBRATION_SEED,
+                    "data": "trainer.synth.pairs.make_pair roughs (training mix)",
+                },
+                "preset": preset,
+                "nncf": nncf.__version__,
+                "openvino": ov.get_version(),
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            indent=2,
+        )
+    )
+    return xml
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "sketch-unet.keras")
+    parser.add_argument("--samples", type=int, default=128, help="calibration roughs")
+    parser.add_argument("--size", type=int, default=384, help="their side, px (%(default)s)")
+    parser.add_argument(
+        "--preset",
+        choices=("performance", "mixed"),
+        default="mixed",
+        help="symmetric activations, or asymmetric ones for inputs in [0, 1] (%(default)s)",
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    xml = quantize(args.model, args.samples, args.size, args.preset)
+    print(f"wrote {xml} and {xml.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
