@@ -200,13 +200,18 @@ def start_server(command_args: list[str], cwd: Path, log: Path):
 
 def bench_runtime(label, server_args, cwd, cleaner, args, tmp, flops_px, peak) -> list[dict]:
     print(f"{label}:", flush=True)
+    started = time.perf_counter()
     proc, endpoint, info = start_server(server_args, cwd, tmp / f"{label}.log")
+    startup = round(time.perf_counter() - started, 1)
+    print(f"  started and answering in {startup} s ({info['device']})", flush=True)
     rows = []
     try:
         with proto.Client(endpoint, stall_timeout=600) as client:
             for side in args.sizes:
                 row = bench_size(side, cleaner, client, proc.pid, args.repeats, flops_px, peak)
-                rows.append({"runtime": label, "device": info["device"], **row})
+                rows.append(
+                    {"runtime": label, "device": info["device"], "startup_s": startup, **row}
+                )
             if args.memory_side:
                 row = memory_row(args.memory_side, client, proc.pid, flops_px, peak)
                 rows.append(
