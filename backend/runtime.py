@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,14 @@ def _int8_ir(model_path: Path | None) -> Path:
 def create(name: str, keras_model, keras_device: str, model_path: Path | None = None):
     """A runtime object for `name` (after `resolve`)."""
     chosen = resolve(name, keras_device)
+    if chosen == "openvino" and name == "auto":
+        try:
+            return OpenVINORuntime(keras_model)
+        except Exception as exc:  # e.g. a Keras backend OpenVINO cannot convert from
+            logging.getLogger("backend").warning(
+                "OpenVINO could not take the model (%s): running it with Keras", exc
+            )
+            return KerasRuntime(keras_model, keras_device)
     if chosen == "openvino":
         return OpenVINORuntime(keras_model)
     if chosen == "openvino-bf16":

@@ -43,7 +43,17 @@ def calibration_inputs(count: int, size: int, seed: int = CALIBRATION_SEED) -> l
     return inputs
 
 
-def quantize(model_path: Path, samples: int, size: int, preset: str) -> Path:
+def end_convolutions(ov_model) -> list[str]:
+    """Names of the first and last convolutions: the ones that read the sketch's gray levels
+    and write the output, where 8 bits cost the most."""
+    kinds = ("Convolution", "ConvolutionBackpropData")
+    convs = [op for op in ov_model.get_ordered_ops() if op.get_type_name() in kinds]
+    return [convs[0].get_friendly_name(), convs[-1].get_friendly_name()]
+
+
+def quantize(
+    model_path: Path, samples: int, size: int, preset: str, fp32_ends: bool = True
+) -> Path:
     import keras
     import nncf
     import openvino as ov
@@ -56,11 +66,13 @@ def quantize(model_path: Path, samples: int, size: int, preset: str) -> Path:
         ov_model = ov.convert_model(keras_model)
     inputs = calibration_inputs(samples, size)
     started = time.perf_counter()
+    ignored = end_convolutions(ov_model) if fp32_ends else []
     quantized = nncf.quantize(
         ov_model,
         nncf.Dataset(inputs),
         subset_size=len(inputs),
         preset=getattr(nncf.QuantizationPreset, preset.upper()),
+        ignored_scope=nncf.IgnoredScope(names=ignored),
     )
     xml, card = int8_paths(model_path)
     ov.save_model(quantized, xml, compress_to_fp16=False)
@@ -76,6 +88,7 @@ def quantize(model_path: Path, samples: int, size: int, preset: str) -> Path:
                     "data": "trainer.synth.pairs.make_pair roughs (training mix)",
                 },
                 "preset": preset,
+                "fp32_ends": fp32_ends,
                 "nncf": nncf.__version__,
                 "openvino": ov.get_version(),
                 "seconds": round(time.perf_counter() - started, 1),
@@ -99,9 +112,14 @@ def main(argv=None) -> int:
         default="mixed",
         help="symmetric activations, or asymmetric ones for inputs in [0, 1] (%(default)s)",
     )
+    parser.add_argument(
+        "--int8-ends",
+        action="store_true",
+        help="quantize the first and last convolutions too (default: they stay fp32)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    xml = quantize(args.model, args.samples, args.size, args.preset)
+    xml = quantize(args.model, args.samples, args.size, args.preset, not args.int8_ends)
     print(f"wrote {xml} and {xml.with_suffix('.json')}")
     return 0
 
