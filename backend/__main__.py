@@ -91,6 +91,15 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="working resolution: auto or a factor in [0.1, 4] (%(default)s)",
     )
+    low, high = proto.LINE_WIDTH_RANGE
+    group.add_argument(
+        "--line-width",
+        default=proto.DEFAULT_OPTIONS["line_width"],
+        metavar="auto|model|PX",
+        help="redraw every line this wide, centred: auto (the sketch's main stroke width, "
+        f"1-4 px), model (as the network draws them) or a width in px in [{low:g}, {high:g}] "
+        "(%(default)s)",
+    )
 
 
 def _number_or_word(value: str):
@@ -189,7 +198,11 @@ def cmd_broker(args) -> int:
 
 
 def cmd_keys(args) -> int:
-    public, secret = keys.create(args.directory, args.name)
+    try:
+        public, secret = keys.create(args.directory, args.name, force=args.force)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"public key (give to clients): {public}\nsecret key (keep private):    {secret}")
     return 0
 
@@ -213,15 +226,17 @@ def cmd_clean(args) -> int:
         "color": args.color,
         "threshold": _number_or_word(args.threshold),
         "scale": _number_or_word(args.scale),
+        "line_width": _number_or_word(args.line_width),
     }
     try:
         proto.check_options(options, "gray8")
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
+    files = batch.plan(args.inputs, args.output)  # refuse clashes before loading the model
     server_key = keys.load_public(args.server_key) if args.server_key else None
     try:
         failures = batch.run(
-            args.inputs,
+            files,
             args.output,
             options,
             cleaner=None if args.server else _cleaner(args),
@@ -286,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd = sub.add_parser("keys", help="create a CURVE key pair for remote serving")
     keys_cmd.add_argument("directory", help="folder to write NAME.key and NAME.key_secret to")
     keys_cmd.add_argument("--name", default="server", help="file name stem (%(default)s)")
+    keys_cmd.add_argument(
+        "--force", action="store_true", help="replace an existing pair (old clients lose access)"
+    )
     keys_cmd.set_defaults(func=cmd_keys)
 
     info = sub.add_parser("info", help="ask a running backend what it is")

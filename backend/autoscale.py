@@ -16,6 +16,13 @@ ESTIMATE_MAX_SIDE = 2048  # bigger pages are measured downscaled (the ratio is w
 BACKGROUND_KERNEL = 15  # px: wider than strokes, narrower than the paper's light falloff
 MIN_SPECK_AREA = 12  # px: ink components smaller than this are paper grain, not strokes
 MIN_CONTRAST = 0.1  # a page whose flattened range is below this has no clear ink
+# Faint strokes on fibrous paper: when the ink mask is barely darker than the paper's own
+# grain (contrast under MIN_SNR robust standard deviations of the paper), grain made the mask.
+# Half resolution averages the grain away, so the stroke width is measured there; strokes
+# measure about HALF_RATIO times wider at half resolution (×2), as their edges soften.
+MIN_SNR = 3.0
+HALF_RATIO = 1.2
+MIN_HALF_SIDE = 128  # px: smaller pages are not halved
 
 
 def flatten_paper(gray: np.ndarray) -> np.ndarray:
@@ -31,41 +38,66 @@ def flatten_paper(gray: np.ndarray) -> np.ndarray:
     return np.clip(gray / np.maximum(paper, 1e-3), 0.0, 1.0).astype(np.float32)
 
 
-def ink_mask(gray: np.ndarray) -> np.ndarray | None:
-    """uint8 mask (255 = ink) of the flattened sketch's strokes, or None for a blank page."""
+def ink_mask(gray: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(uint8 mask, 255 = ink, of the flattened sketch's strokes; its contrast over the
+    paper's grain in robust standard deviations), or None for a blank page."""
     flat = flatten_paper(np.asarray(gray, np.float32))
     if float(flat.max() - flat.min()) < MIN_CONTRAST:
         return None
     g8 = np.rint(flat * 255).astype(np.uint8)
     _, ink = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= MIN_SPECK_AREA
     keep[0] = False
-    return np.where(keep[labels], 255, 0).astype(np.uint8)
+    ink = np.where(keep[labels], 255, 0).astype(np.uint8)
+    paper, lines = flat[ink == 0], flat[ink > 0]
+    if not paper.size or not lines.size:
+        return ink, 0.0
+    level = float(np.median(paper))
+    grain = 1.4826 * float(np.median(np.abs(paper - level))) + 1e-4
+    return ink, (level - float(np.median(lines))) / grain
+
+
+def _downscaled(gray: np.ndarray, factor: float) -> np.ndarray:
+    size = (max(1, round(gray.shape[1] / factor)), max(1, round(gray.shape[0] / factor)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
 def estimate_stroke_width(gray: np.ndarray) -> float | None:
     """Typical stroke width in px: 2 × ink area / ink outline length of :func:`ink_mask`.
 
     For long thin strokes area ≈ width × length and outline ≈ 2 × length. Returns None for
-    a page with no clear ink. Big scans are measured downscaled and the result scaled back.
+    a page with no clear ink. Big scans are measured downscaled and the result scaled back;
+    where paper grain made the ink mask (see MIN_SNR), the half-resolution measure is used,
+    and None when grain dominates there too: auto scale then keeps the sketch's own size.
     """
     gray = np.asarray(gray, np.float32)
     factor = max(1.0, max(gray.shape) / ESTIMATE_MAX_SIDE)
     if factor > 1.0:
-        size = (round(gray.shape[1] / factor), round(gray.shape[0] / factor))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    ink = ink_mask(gray)
-    if ink is None:
-        return None
+        gray = _downscaled(gray, factor)
+    width, snr = _mask_width(gray)
+    if snr < MIN_SNR:  # grain made the mask: measure at half resolution, or not at all
+        if min(gray.shape) < MIN_HALF_SIDE:
+            return None
+        half, snr = _mask_width(_downscaled(gray, 2.0))
+        width = None if half is None or snr < MIN_SNR else 2 * half / HALF_RATIO
+    return None if width is None else width * factor
+
+
+def _mask_width(gray: np.ndarray) -> tuple[float | None, float]:
+    """(2 × area / outline of the ink mask or None, the mask's contrast over grain)."""
+    found = ink_mask(gray)
+    if found is None:
+        return None, float("inf")
+    ink, snr = found
     area = float(np.count_nonzero(ink))
     if area < 20 or area > 0.6 * ink.size:
-        return None
+        return None, snr
     contours, _ = cv2.findContours(ink, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     outline = sum(cv2.arcLength(c, True) for c in contours)
     if outline <= 0:
-        return None
-    return 2.0 * area / outline * factor
+        return None, snr
+    return 2.0 * area / outline, snr
 
 
 def working_scale(gray: np.ndarray, requested, model_width: float | None) -> float:

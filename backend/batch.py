@@ -1,10 +1,17 @@
 """`python -m backend clean`: clean image files or whole folders (frames, scans).
 
 Runs the same pipeline in-process, or sends each file to a running backend (`--server`).
+Nothing is lost: outputs that would collide or land on an input are refused before any work,
+unreadable or truncated files are reported, and every result is written under a temporary
+name and renamed, so a killed run leaves whole files or none.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import uuid
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -23,7 +30,7 @@ def collect(inputs: list[str]) -> list[tuple[Path, Path]]:
         path = Path(name)
         if path.is_dir():
             for file in sorted(path.rglob("*")):
-                if file.suffix.lower() in IMAGE_SUFFIXES:
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
                     found.append((file, file.relative_to(path).with_suffix(".png")))
         elif path.is_file():
             found.append((path, Path(path.stem + ".png")))
@@ -34,11 +41,55 @@ def collect(inputs: list[str]) -> list[tuple[Path, Path]]:
     return found
 
 
+def plan(inputs: list[str], out_dir) -> list[tuple[Path, Path]]:
+    """(file, output path) for every input; refuses (SystemExit) before any work when two
+    inputs would be written to one output (`x/a.png y/a.png`, `a.png a.jpg`) or an output
+    would replace an input (`clean DIR -o DIR`)."""
+    out_dir = Path(out_dir)
+    files = [(source, out_dir / relative) for source, relative in collect(inputs)]
+    by_output = defaultdict(list)
+    for source, target in files:  # casefold: on macOS and Windows A.png is a.png
+        by_output[str(target.resolve()).casefold()].append(source)
+    clashes = [sources for sources in by_output.values() if len(sources) > 1]
+    if clashes:
+        lines = [" and ".join(str(s) for s in sources) for sources in clashes[:10]]
+        raise SystemExit(
+            "error: these inputs would be cleaned into the same output file:\n  "
+            + "\n  ".join(lines)
+            + "\nrename them or clean them into separate folders; nothing was written"
+        )
+    sources = {str(source.resolve()).casefold() for source, _ in files}
+    overwritten = [t for _, t in files if str(t.resolve()).casefold() in sources]
+    if overwritten:
+        raise SystemExit(
+            f"error: cleaning into {out_dir} would replace the input(s) "
+            + ", ".join(str(t) for t in overwritten[:10])
+            + "; choose another output folder; nothing was written"
+        )
+    return files
+
+
+def jpeg_is_complete(data: bytes) -> bool:
+    """Whether a JPEG's last scan is closed by its end marker (FFD9).
+
+    Entropy-coded data never holds FFD9, so a file cut short has none after its last
+    start-of-scan (FFDA); a thumbnail's own markers come before it.
+    """
+    end = data.rstrip(b"\0\r\n\t ")
+    if end.endswith(b"\xff\xd9"):
+        return True
+    return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
+
+
 def read_image(path: Path) -> tuple[bytes, int, int, str]:
     """Pixels as one of the wire formats, keeping 16-bit depth."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = path.read_bytes()
+    if data[:3] == b"\xff\xd8\xff" and not jpeg_is_complete(data):
+        raise ValueError(f"{path} is a truncated JPEG (no end marker): not cleaned")
+    # imdecode, not imread: imread returns a half-decoded image for a truncated JPEG
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f"cannot read {path} as an image")
+        raise ValueError(f"cannot read {path} as an image (unknown format or damaged)")
     if image.dtype not in (np.uint8, np.uint16):
         image = np.clip(image, 0, 1) * 65535 if image.dtype.kind == "f" else image
         image = image.astype(np.uint16)
@@ -63,22 +114,35 @@ def output_format(options: dict) -> str:
 
 
 def write_image(path: Path, pixels: bytes, width: int, height: int, fmt: str) -> None:
+    """Write a PNG atomically: to a hidden temporary name in the same folder, then rename."""
     channels = proto.bytes_per_pixel(fmt)
     image = np.frombuffer(pixels, np.uint8).reshape(height, width, channels)
+    ok, encoded = cv2.imencode(".png", image if channels > 1 else image[..., 0])
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image if channels > 1 else image[..., 0]):
-        raise OSError(f"could not write {path}")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(handle, "wb") as file:
+            file.write(encoded.tobytes())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
-def run(inputs, out_dir, options, cleaner=None, endpoint=None, server_key=None) -> int:
-    """Clean every input; returns how many failed (each failure is reported, others go on)."""
-    files = collect(inputs)
+def run(files, out_dir, options, cleaner=None, endpoint=None, server_key=None) -> int:
+    """Clean every (file, output path) of plan(); returns how many failed (each failure is
+    reported, others go on)."""
     out_dir = Path(out_dir)
     client = proto.Client(endpoint, server_key=server_key) if endpoint else None
     failures = 0
     bar = tqdm(files, unit="img", desc="cleaning")
     try:
-        for source, relative in bar:
+        for source, target in bar:
             bar.set_postfix_str(source.name)
             try:
                 pixels, width, height, fmt = read_image(source)
@@ -94,12 +158,12 @@ def run(inputs, out_dir, options, cleaner=None, endpoint=None, server_key=None) 
                         header, len(pixels), {"max_side": 1 << 30, "max_pixels": 1 << 40}
                     )
                     result, _ = cleaner.clean(pixels, width, height, fmt, full)
-                write_image(out_dir / relative, result, width, height, wanted["output_format"])
+                write_image(target, result, width, height, wanted["output_format"])
             except proto.BackendUnavailable:
                 raise
             except (ValueError, OSError, proto.BackendError, proto.ProtocolError) as exc:
                 failures += 1
-                tqdm.write(f"failed: {source}: {exc}")
+                tqdm.write(f"failed: {source}: {exc}", file=sys.stderr)
     finally:
         if client is not None:
             client.close()

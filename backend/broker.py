@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Worker:
     last_seen: float
     job: tuple[bytes, str] | None = None
     jobs_done: int = 0
+    cancel_sent: bool = False  # its job's client left and the worker was told to stop
 
 
 @dataclass
@@ -66,7 +68,9 @@ class Broker:
 
     def run(self, frontend: str, backend: str, curve_secret: bytes | None = None) -> None:
         clients = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
-        clients.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        clients.setsockopt(zmq.ROUTER_MANDATORY, 1)  # tell us when a client is gone
+        clients.setsockopt(zmq.HEARTBEAT_IVL, 2000)
+        clients.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         clients.bind(frontend)
         workers = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
         workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -80,15 +84,25 @@ class Broker:
                 events = dict(poller.poll(200))
                 if workers in events:
                     while workers.poll(0):
-                        self._from_worker(workers.recv_multipart(), clients)
+                        frames = workers.recv_multipart()
+                        self._guarded(self._from_worker, frames, clients, workers)
                 if clients in events:
                     while clients.poll(0):
-                        self._from_client(clients.recv_multipart(), clients, workers)
+                        frames = clients.recv_multipart()
+                        self._guarded(self._from_client, frames, clients, workers)
                 self._drop_silent_workers(clients)
                 self._dispatch(workers, clients)
         finally:
             clients.close(linger=0)
             workers.close(linger=0)
+
+    @staticmethod
+    def _guarded(handle, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
+        """Run one message's handler; a bug it hits is logged and the broker goes on."""
+        try:
+            handle(frames, clients, workers)
+        except Exception:
+            log.error("message from %s failed: %s", frames[0].hex(), traceback.format_exc())
 
     @staticmethod
     def _send(sock: zmq.Socket, frames: list[bytes]) -> bool:
@@ -98,14 +112,54 @@ class Broker:
         except zmq.ZMQError:
             return False
 
+    def _to_client(self, clients: zmq.Socket, workers: zmq.Socket, frames: list[bytes]) -> None:
+        """Send to a client; if it has left, cancel its running jobs and drop its queued ones."""
+        try:
+            clients.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                self._client_gone(frames[0], workers)
+
+    def _client_gone(self, client: bytes, workers: zmq.Socket) -> None:
+        queued = [entry for entry in self.waiting if entry[0] == client]
+        for entry in queued:
+            self.waiting.remove(entry)
+        running = [w for w in self.workers.values() if w.job and w.job[0] == client]
+        for worker in running:
+            if worker.cancel_sent:
+                continue
+            worker.cancel_sent = True
+            job_id = worker.job[1]
+            cancel = {"v": proto.PROTOCOL_VERSION, "op": "cancel", "id": job_id, "target": job_id}
+            self._send(workers, [worker.identity, client, *proto.encode(cancel)])
+        if queued or running:
+            log.info(
+                "client %s is gone: cancelling %d job(s), dropping %d queued",
+                client.hex(),
+                len(running),
+                len(queued),
+            )
+
     # ------------------------------------------------------------ workers
-    def _from_worker(self, frames: list[bytes], clients: zmq.Socket) -> None:
+    def _from_worker(self, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
+        if not 3 <= len(frames) <= 4:
+            log.warning("ignored a %d-frame message on the worker socket", len(frames))
+            return
         identity, target, rest = frames[0], frames[1], frames[2:]
         worker = self.workers.get(identity)
-        if target == b"":  # ready / heartbeat
+        try:
             header = proto.decode_header(rest[0])
+        except proto.ProtocolError as exc:
+            log.warning("ignored a message from worker %s: %s", identity.hex(), exc.message)
+            return
+        if target == b"":  # ready / heartbeat
+            if header.get("type") not in ("ready", "heartbeat"):
+                log.warning("ignored a %r message from %s", header.get("type"), identity.hex())
+                return
             if worker is None:
-                worker = Worker(identity, header.get("info", {}), time.monotonic())
+                info = header.get("info")
+                info = info if isinstance(info, dict) else {}
+                worker = Worker(identity, info, time.monotonic())
                 self.workers[identity] = worker
                 self.idle.append(identity)
                 log.info("worker %s joined (%s)", identity.hex(), worker.info.get("device"))
@@ -114,10 +168,10 @@ class Broker:
         if worker is None:
             return
         worker.last_seen = time.monotonic()
-        self._send(clients, [target, *rest])
-        header = proto.decode_header(rest[0])
+        self._to_client(clients, workers, [target, *rest])
         if header.get("type") in proto.FINAL_TYPES and worker.job == (target, header.get("id")):
             worker.job = None
+            worker.cancel_sent = False
             worker.jobs_done += 1
             self.idle.append(identity)
 
@@ -141,11 +195,13 @@ class Broker:
             identity = self.idle.popleft()
             if self._send(workers, [identity, client, *frames]):
                 self.workers[identity].job = (client, job_id)
+                self.workers[identity].cancel_sent = False
             else:
                 self.waiting.appendleft((client, job_id, frames))
 
     # ------------------------------------------------------------ clients
     def _from_client(self, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
+        """Answer info/ping, queue clean, route cancel; never raises for a client's input."""
         client, body = frames[0], frames[1:]
         request_id = ""
         try:
@@ -159,12 +215,16 @@ class Broker:
                     request_id, "pong", version=__version__, instance=self.instance
                 )
             elif op == "cancel":
-                self._cancel(client, str(header.get("target")), body, clients, workers)
+                self._cancel(client, proto.check_cancel(header), body, clients, workers)
                 return
             else:
                 proto.check_clean(
                     header, len(body[1]) if len(body) == 2 else None, self.limits.as_dict()
                 )
+                if self._holds(client, request_id):  # the rule `serve` follows
+                    raise proto.ProtocolError(
+                        "duplicate_id", f"job {request_id!r} is still running"
+                    )
                 if len(self.waiting) >= self.limits.max_queue:
                     raise proto.ProtocolError("busy", "all workers are busy and the queue is full")
                 self.waiting.append((client, request_id, body))
@@ -180,7 +240,16 @@ class Broker:
                     return
         except proto.ProtocolError as exc:
             answer = proto.error_reply(request_id or exc.request_id, exc.code, exc.message)
-        self._send(clients, [client, *proto.encode(answer)])
+        except Exception as exc:  # a bug must not take the broker down
+            log.error("request %r failed: %s", request_id, traceback.format_exc())
+            answer = proto.error_reply(request_id, "internal", f"{type(exc).__name__}: {exc}")
+        self._to_client(clients, workers, [client, *proto.encode(answer)])
+
+    def _holds(self, client: bytes, job_id: str) -> bool:
+        """Whether a job with this id from this client is queued or running."""
+        if any(entry[0] == client and entry[1] == job_id for entry in self.waiting):
+            return True
+        return any(w.job == (client, job_id) for w in self.workers.values())
 
     def _cancel(self, client, target: str, body, clients, workers) -> None:
         """A queued job is answered here; a running one is passed to its worker."""

@@ -2,31 +2,97 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import zmq
 import zmq.auth
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK_NAMES = {"localhost"}
+
+
+def bind_host(endpoint: str) -> str | None:
+    """The interface libzmq binds for a tcp:// endpoint, or None when it is not plain.
+
+    Read the way libzmq reads it, not with urlsplit: `tcp://0.0.0.0:1@127.0.0.1` binds
+    0.0.0.0 while urlsplit says 127.0.0.1. Anything with a source part (`@`, `;`) or
+    userinfo is not plain.
+    """
+    rest = endpoint.split("://", 1)[1] if "://" in endpoint else ""
+    if not rest or any(c in rest for c in "@;/?# \t"):
+        return None
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host
 
 
 def is_local(endpoint: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// on a loopback address."""
+    """True for ipc://, inproc:// and tcp:// on a loopback address (as libzmq binds it)."""
     scheme = endpoint.split("://", 1)[0]
     if scheme in ("ipc", "inproc"):
         return True
-    host = urlsplit(endpoint).hostname or ""
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if scheme != "tcp":
+        return False
+    host = bind_host(endpoint)
+    if host is None:
+        return False
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # an interface name or a host name: not provably loopback
+        return False
 
 
-def create(directory: str | Path, name: str = "server") -> tuple[Path, Path]:
-    """Write NAME.key (public, give it to clients) and NAME.key_secret (keep it private)."""
+def _certificate(public: bytes, secret: bytes | None) -> str:
+    """A certificate in the format zmq.auth.load_certificate reads."""
+    lines = ["#   ZeroMQ CURVE certificate (python -m backend keys)", "metadata", "curve"]
+    lines.append(f'    public-key = "{public.decode()}"')
+    if secret:
+        lines.append(f'    secret-key = "{secret.decode()}"')
+    return "\n".join(lines) + "\n"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` atomically through a file that is 0600 from its creation."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def create(directory: str | Path, name: str = "server", force: bool = False) -> tuple[Path, Path]:
+    """Write NAME.key (public, give it to clients) and NAME.key_secret (keep it private).
+
+    An existing pair is kept unless `force`: replacing it locks out every client that has
+    the old public key. Raises FileExistsError then.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(directory, name)
-    Path(secret).chmod(0o600)
-    return Path(public), Path(secret)
+    public_path = directory / f"{name}.key"
+    secret_path = directory / f"{name}.key_secret"
+    existing = [str(p) for p in (public_path, secret_path) if p.exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{' and '.join(existing)} already exist(s); pass --force to replace the pair "
+            "(clients holding the old public key are then locked out)"
+        )
+    public, secret = zmq.curve_keypair()
+    _write_private(secret_path, _certificate(public, secret))
+    _write_private(public_path, _certificate(public, None))
+    public_path.chmod(0o644)
+    return public_path, secret_path
 
 
 def load_secret(path: str | Path) -> bytes:
@@ -49,7 +115,8 @@ def require_keys_for(endpoint: str, secret_path: str | None) -> bytes | None:
         raise SystemExit(
             f"refusing to listen on {endpoint} without encryption: create keys with "
             "`python -m backend keys DIR` and pass --curve-secret DIR/server.key_secret "
-            "(clients then need DIR/server.key)"
+            "(clients then need DIR/server.key); only tcp:// on a loopback address "
+            "(127.0.0.1, ::1, localhost), ipc:// and inproc:// count as local"
         )
     return None
 

@@ -1,7 +1,8 @@
 """The cleanup pipeline: pixels in, clean line-art pixels out.
 
 composite onto white → grayscale → normalize by max → scale to the working resolution →
-pad and tile → network → undo the scaling → threshold → compose the output layer.
+pad and tile → network → undo the scaling → threshold → re-stroke at the asked line width →
+compose the output layer.
 """
 
 from __future__ import annotations
@@ -13,50 +14,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import defaults, pixels, postprocess, tiling
+from backend import defaults, line_weight, pixels, postprocess, tiling
+from backend.autoscale import estimate_stroke_width, working_scale
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
-
-AUTO_SCALE_RANGE = (0.25, 4.0)  # up to 4: clean 1 px lines need it to stay thin
-ESTIMATE_MAX_SIDE = 2048
 
 
 class Cancelled(Exception):
     """Raised inside the pipeline when the client cancelled the job."""
-
-
-def estimate_stroke_width(gray: np.ndarray) -> float | None:
-    """Typical stroke width in px: 2 × ink area / ink outline length, on Otsu's ink mask.
-
-    For long thin strokes area ≈ width × length and outline ≈ 2 × length. Returns None for
-    a page with no clear ink. Big scans are measured downscaled and the result scaled back.
-    """
-    factor = max(1.0, max(gray.shape) / ESTIMATE_MAX_SIDE)
-    if factor > 1.0:
-        size = (round(gray.shape[1] / factor), round(gray.shape[0] / factor))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    if float(gray.max() - gray.min()) < 0.1:
-        return None
-    g8 = np.rint(np.clip(gray, 0, 1) * 255).astype(np.uint8)
-    _, ink = cv2.threshold(g8, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    area = float(np.count_nonzero(ink))
-    if area < 20 or area > 0.6 * ink.size:
-        return None
-    contours, _ = cv2.findContours(ink, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    outline = sum(cv2.arcLength(c, True) for c in contours)
-    if outline <= 0:
-        return None
-    return 2.0 * area / outline * factor
-
-
-def working_scale(gray: np.ndarray, requested, model_width: float | None) -> float:
-    if requested != "auto":
-        return float(requested)
-    measured = estimate_stroke_width(gray)
-    if not measured or not model_width:
-        return 1.0
-    low, high = AUTO_SCALE_RANGE
-    return float(np.clip(model_width / measured, low, high))
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -65,6 +30,19 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     shrinking = height * width < image.shape[0] * image.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def line_width(gray: np.ndarray, requested) -> float | None:
+    """Width in canvas px to re-stroke the lines at; None keeps the network's own.
+
+    auto: the input sketch's main stroke width, within line_weight.AUTO_WIDTH_RANGE.
+    """
+    if requested == "model":
+        return None
+    if requested != "auto":
+        return float(requested)
+    peak = float(gray.max())
+    return line_weight.auto_width(estimate_stroke_width(gray / peak if peak > 0 else gray))
 
 
 @dataclass
@@ -142,9 +120,11 @@ class Cleaner:
                 progress("inference", done, total)
 
         output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
-        rgb, out_alpha = postprocess.compose(output, options)
+        width_px = line_width(gray, options["line_width"])
+        rgb, out_alpha = postprocess.compose(output, options, width_px)
         result = pixels.encode(rgb, out_alpha, options["output_format"])
         done.update(
+            line_width=None if width_px is None else round(width_px, 2),
             width=width,
             height=height,
             format=options["output_format"],

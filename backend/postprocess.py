@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from backend import line_weight
+
 
 def line_strength(output: np.ndarray, threshold) -> np.ndarray:
     """Alpha of the line layer (1 = line) from the network output (1 = paper).
@@ -34,14 +36,29 @@ def parse_color(color: str) -> np.ndarray:
     return np.array([int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5)], dtype=np.float32)
 
 
-def compose(output: np.ndarray, options: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb HxWx3, alpha HxW) of the result layer, sRGB floats in [0, 1]."""
+def anti_aliased(options: dict) -> bool:
+    """Whether re-stroked lines get soft edges: the soft and transparent styles (a layer
+    meant to sit over other art) and threshold none; the white style's lines stay whole
+    pixels, two-tone like its thresholded lines."""
+    return options["style"] in ("soft", "transparent") or options["threshold"] == "none"
+
+
+def compose(
+    output: np.ndarray, options: dict, line_width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb HxWx3, alpha HxW) of the result layer, sRGB floats in [0, 1].
+
+    line_width: redraw the lines this many px wide around their centre lines (None: as
+    the network drew them).
+    """
     color = parse_color(options["color"])
     style = options["style"]
     if style == "soft":
         strength = 1.0 - np.clip(output, 0.0, 1.0)
     else:
         strength = line_strength(output, options["threshold"])
+    if line_width is not None:
+        strength = line_weight.restroke(strength, line_width, anti_aliased(options))
     strength = strength[..., None]
     if style == "transparent":
         rgb = np.broadcast_to(color, strength.shape[:2] + (3,))

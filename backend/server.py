@@ -67,6 +67,7 @@ class Job:
         self.payload = payload
         self.options = options
         self.cancelled = threading.Event()
+        self.started = False  # set by the inference thread under Service._lock
 
 
 class Service:
@@ -80,7 +81,9 @@ class Service:
         self.limits = limits or Limits()
         self.context = context or zmq.Context.instance()
         self.instance = uuid.uuid4().hex
+        # accepted jobs not yet finished; both threads touch it, always under _lock
         self.jobs: dict[tuple[bytes, str], Job] = {}
+        self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._stop = threading.Event()
         self._outbox = f"inproc://outbox-{self.instance}"
@@ -137,6 +140,10 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self.jobs)
+
     # ------------------------------------------------------------ main loop
     def _run(self, sock: zmq.Socket, announce: bool) -> None:
         inbox = self.context.socket(zmq.PULL)
@@ -151,7 +158,7 @@ class Service:
         self.ready.set()
         try:
             while not self._stop.is_set():
-                if self.idle_exit and not self.jobs:
+                if self.idle_exit and not self.busy():
                     if time.monotonic() - last_activity > self.idle_exit:
                         log.info("no requests for %g s: exiting (--idle-exit)", self.idle_exit)
                         break
@@ -184,7 +191,8 @@ class Service:
             sock.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # the client left (EHOSTUNREACH) or is not reading
             identity = frames[0]
-            dropped = [job for key, job in self.jobs.items() if key[0] == identity]
+            with self._lock:  # the inference thread removes finished jobs meanwhile
+                dropped = [job for key, job in self.jobs.items() if key[0] == identity]
             for job in dropped:
                 job.cancelled.set()
             if dropped:
@@ -212,10 +220,7 @@ class Service:
                 pong = proto.reply(request_id, "pong", version=__version__, instance=self.instance)
                 return [self._reply(identity, pong)]
             if op == "cancel":
-                job = self.jobs.get((identity, str(header.get("target"))))
-                if job is not None:
-                    job.cancelled.set()
-                return []
+                return self._cancel(identity, proto.check_cancel(header))
             return [self._reply(identity, self._accept(identity, header, frames))]
         except proto.ProtocolError as exc:
             request_id = request_id or exc.request_id
@@ -231,25 +236,41 @@ class Service:
             header, None if payload is None else len(payload), self.limits.as_dict()
         )
         key = (identity, header["id"])
-        if key in self.jobs:
-            raise proto.ProtocolError("duplicate_id", f"job {header['id']!r} is still running")
-        if len(self.jobs) >= self.limits.max_queue:
-            raise proto.ProtocolError(
-                "busy", f"{len(self.jobs)} jobs are waiting; try again in a moment"
-            )
-        held = sum(len(job.payload or b"") for job in self.jobs.values())
-        size = len(payload or b"")
-        if self.jobs and held + size > self.limits.max_queued_bytes:
-            # a job alone is always taken (the size limits bound it); others wait their turn
-            raise proto.ProtocolError(
-                "busy",
-                f"jobs waiting hold {held / 1e6:.0f} MB of pixels; this one would pass the "
-                f"{self.limits.max_queued_bytes / 1e6:.0f} MB budget: try again in a moment",
-            )
         job = Job(identity, header, payload, options)
-        self.jobs[key] = job
+        with self._lock:
+            if key in self.jobs:
+                raise proto.ProtocolError("duplicate_id", f"job {header['id']!r} is still running")
+            if len(self.jobs) >= self.limits.max_queue:
+                raise proto.ProtocolError(
+                    "busy", f"{len(self.jobs)} jobs are waiting; try again in a moment"
+                )
+            held = sum(len(held_job.payload or b"") for held_job in self.jobs.values())
+            if self.jobs and held + len(payload or b"") > self.limits.max_queued_bytes:
+                # a job alone is always taken (the size limits bound it); others wait
+                raise proto.ProtocolError(
+                    "busy",
+                    f"jobs waiting hold {held / 1e6:.0f} MB of pixels; this one would pass the "
+                    f"{self.limits.max_queued_bytes / 1e6:.0f} MB budget: try again in a moment",
+                )
+            self.jobs[key] = job
+            position = len(self.jobs) - 1
         self._queue.put(job)
-        return proto.reply(job.id, "accepted", queue_position=len(self.jobs) - 1)
+        return proto.reply(job.id, "accepted", queue_position=position)
+
+    def _cancel(self, identity: bytes, target: str) -> list[list[bytes]]:
+        """A queued job is answered `cancelled` now and dropped (the inference thread skips
+        it); a running one stops at its next tile batch and is answered from there."""
+        with self._lock:
+            job = self.jobs.get((identity, target))
+            if job is None:
+                return []
+            job.cancelled.set()
+            if job.started:
+                return []
+            del self.jobs[(identity, target)]
+            job.payload = None  # free its pixels now, not when the queue reaches it
+        log.info("job %s cancelled while queued", target)
+        return [self._reply(identity, proto.reply(target, "cancelled"))]
 
     # ------------------------------------------------------------ inference thread
     def _inference_loop(self) -> None:
@@ -260,10 +281,15 @@ class Service:
                 job = self._queue.get()
                 if job is None:
                     return
+                with self._lock:
+                    if self.jobs.get((job.identity, job.id)) is not job:
+                        continue  # cancelled while queued: already answered
+                    job.started = True
                 try:
                     self._run_job(job, outbox)
                 finally:
-                    self.jobs.pop((job.identity, job.id), None)
+                    with self._lock:
+                        self.jobs.pop((job.identity, job.id), None)
         finally:
             outbox.close(linger=0)
 

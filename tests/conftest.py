@@ -41,6 +41,32 @@ def backend_server(test_model, tmp_path_factory):
         fixtures.stop(proc)
 
 
+@pytest.fixture(scope="session")
+def broker_server(test_model, tmp_path_factory):
+    """A real `python -m backend broker` with one real `worker` behind it, on loopback."""
+    front = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    back = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    logs = tmp_path_factory.mktemp("broker-logs")
+    broker = fixtures.start_backend(
+        ["broker", "--bind", front, "--workers", back, "--max-queue", "8"], logs / "broker.log"
+    )
+    worker_args = ["worker", "--connect", back, "--model", str(test_model)]
+    worker = fixtures.start_backend([*worker_args, "--tile", "256"], logs / "worker.log")
+    try:
+        fixtures.wait_for_workers(front, 1, broker, logs / "broker.log")
+        yield {
+            "endpoint": front,
+            "workers_endpoint": back,
+            "proc": broker,
+            "worker": worker,
+            "log": logs / "broker.log",
+            "worker_log": logs / "worker.log",
+        }
+    finally:
+        fixtures.stop(worker)
+        fixtures.stop(broker)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI (SKETCH_REQUIRE_EDITORS=1) an editor test that skips is a failure."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -152,6 +153,26 @@ def wait_ready(
     raise RuntimeError(f"backend did not answer in {timeout}s:\n{Path(log_path).read_text()}")
 
 
+def wait_for_workers(
+    endpoint: str, count: int, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0
+) -> None:
+    """Wait until the broker at `endpoint` reports `count` workers."""
+    import sketch_client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited early:\n{Path(log_path).read_text()}")
+        with sketch_client.Client(endpoint) as client:
+            try:
+                if client.info(timeout=1.0)["workers"] >= count:
+                    return
+            except sketch_client.BackendUnavailable:
+                pass
+        time.sleep(0.3)
+    raise RuntimeError(f"no {count} worker(s) in {timeout}s:\n{Path(log_path).read_text()}")
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -208,3 +229,17 @@ class AddressRace:
         if self.proc is not None:
             stop(self.proc)
         self.context.term()
+
+
+@contextlib.contextmanager
+def dealer(endpoint: str):
+    """A bare DEALER socket on `endpoint`, for messages the real client would never send."""
+    import zmq
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        yield sock
+    finally:
+        sock.close()

@@ -153,6 +153,7 @@ def real(model_run, methods: dict[str, Method], sketches, images: Path) -> dict:
             ("model, scale 1", at_one),
             *((m, o) for m, o in outputs.items() if m != "model"),
         ]
+        restroked = outputs["model, line_width auto"]
         cv2.imwrite(str(images / f"quality_real_{Path(name).stem}.png"), sheet(columns))
         gray01, auto01 = as01(gray), as01(auto)
         row = {
@@ -160,6 +161,7 @@ def real(model_run, methods: dict[str, Method], sketches, images: Path) -> dict:
             "ink_in": float(ink(gray01).mean()),
             "ink_out": float(ink(auto01).mean()),
             "ink_out_scale1": float(ink(as01(at_one)).mean()),
+            "ink_out_restroked": float(ink(as01(restroked)).mean()),
             "filled_out": filled_ink_share(ink(auto01)),
             "stroke_in": estimate_stroke_width(gray01),
             "width_out": delivered_width(1 - auto01),
@@ -288,15 +290,16 @@ def write_markdown(path: Path, meta: dict, synth: dict, reals: dict, width_rows:
         "",
         "## Real sketches (examples/)",
         "",
-        "| sketch | size | ink in → out (scale 1) | filled ink out | stroke width in | "
-        "line width out | auto scale | CPU s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| sketch | size | ink in → out | at scale 1 | with line_width auto | filled ink out "
+        "| stroke width in | line width out | auto scale | CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in reals.items():
         lines.append(
-            f"| {name} | {r['size']} | {r['ink_in']:.3f} → {r['ink_out']:.3f} "
-            f"({r['ink_out_scale1']:.3f}) | {r['filled_out']:.3f} | {r['stroke_in'] or 0:.2f} | "
-            f"{r['width_out']:.2f} | ×{r['scale']:.3g} | {r['seconds']:.2f} |"
+            f"| {name} | {r['size']} | {r['ink_in']:.3f} → {r['ink_out']:.3f} | "
+            f"{r['ink_out_scale1']:.3f} | {r['ink_out_restroked']:.3f} | {r['filled_out']:.3f} | "
+            f"{r['stroke_in'] or 0:.2f} | {r['width_out']:.2f} | ×{r['scale']:.3g} | "
+            f"{r['seconds']:.2f} |"
         )
     lines += [
         "",
@@ -348,7 +351,10 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     cleaner, model_run = model_method(args.model, args.runtime)
-    methods: dict[str, Method] = {"model": model_run}
+    methods: dict[str, Method] = {
+        "model": model_run,
+        "model, line_width auto": model_method(args.model, args.runtime, line_width="auto")[1],
+    }
     if args.previous:
         methods["previous model"] = model_method(args.previous, line_width="model")[1]
     methods |= {"Otsu threshold": otsu, "adaptive threshold": adaptive}

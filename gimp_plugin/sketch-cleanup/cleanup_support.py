@@ -25,6 +25,7 @@ STALL_TIMEOUT = 20.0  # s without any message before the client pings the backen
 STYLES = sketch_client.STYLES  # transparent, white, soft
 THRESHOLDS = (*sketch_client.THRESHOLDS, "fixed")  # otsu, mean, none, fixed
 SCALE_MODES = ("auto", "custom")
+LINE_WEIGHTS = ("model", "auto", "custom")  # custom: a width in px
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -66,6 +67,8 @@ def protocol_options(
     threshold_level: float,
     scale_mode: str,
     scale_factor: float,
+    line_weight: str,
+    line_width: float,
 ) -> dict:
     """The `clean` options (docs/protocol.md) for the plug-in's arguments."""
     if style not in STYLES:
@@ -74,6 +77,8 @@ def protocol_options(
         raise PluginError(f"Unknown threshold {threshold!r}; expected one of {THRESHOLDS}.")
     if scale_mode not in SCALE_MODES:
         raise PluginError(f"Unknown detail mode {scale_mode!r}; expected one of {SCALE_MODES}.")
+    if line_weight not in LINE_WEIGHTS:
+        raise PluginError(f"Unknown line weight {line_weight!r}; expected one of {LINE_WEIGHTS}.")
     options = {"style": style, "color": color_hex.lower()}
     if threshold == "fixed":
         if not 0.0 < threshold_level < 1.0:
@@ -90,6 +95,13 @@ def protocol_options(
         if not low <= scale_factor <= high:
             raise PluginError(f"The detail factor must be between {low} and {high}.")
         options["scale"] = round(float(scale_factor), 4)
+    if line_weight != "custom":
+        options["line_width"] = line_weight
+    else:
+        low, high = sketch_client.LINE_WIDTH_RANGE
+        if not low <= line_width <= high:
+            raise PluginError(f"The line width must be between {low:g} and {high:g} px.")
+        options["line_width"] = round(float(line_width), 2)
     return options
 
 

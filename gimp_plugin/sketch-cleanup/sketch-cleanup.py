@@ -53,6 +53,11 @@ DETAIL_LABELS = {
     "auto": "Automatic (from the stroke width)",
     "custom": "Custom factor",
 }
+LINE_WEIGHT_LABELS = {
+    "model": "As the model draws them",
+    "auto": "Automatic (the sketch's stroke width)",
+    "custom": "Custom width",
+}
 
 
 def _choice(labels: dict) -> Gimp.Choice:
@@ -127,13 +132,16 @@ def _show_dialog(procedure, config) -> bool:
             "threshold-level",
             "detail",
             "detail-factor",
+            "line-weight",
+            "line-width",
             "connection-expander",
         ]
     )
-    try:  # the level and the factor only matter for "fixed" and "custom"
+    try:  # the level, factor and width only matter for "fixed" and "custom"
         for prop, choice_prop, value in (
             ("threshold-level", "threshold", "fixed"),
             ("detail-factor", "detail", "custom"),
+            ("line-width", "line-weight", "custom"),
         ):
             values = Gimp.ValueArray.new(1)
             values.append(GObject.Value(GObject.TYPE_STRING, value))
@@ -202,6 +210,8 @@ def clean_layer(image, drawables, config) -> None:
         config.get_property("threshold-level"),
         config.get_property("detail"),
         config.get_property("detail-factor"),
+        config.get_property("line-weight"),
+        config.get_property("line-width"),
     )
     key_file = config.get_property("server-key-file")
     key_path = key_file.get_path() if key_file is not None else ""
@@ -338,6 +348,23 @@ class SketchCleanup(Gimp.PlugIn):
             0.1,
             4.0,
             1.0,
+            RW,
+        )
+        procedure.add_choice_argument(
+            "line-weight",
+            "Line _weight",
+            "model: lines as the network draws them; auto: redrawn at the sketch's stroke "
+            "width (1-4 px); custom: at a width in px",
+            _choice(LINE_WEIGHT_LABELS),
+            support.sketch_client.DEFAULT_OPTIONS["line_width"],
+            RW,
+        )
+        procedure.add_double_argument(
+            "line-width",
+            "Line w_idth",
+            "Width in px of every line for line weight 'custom', centred on the stroke",
+            *support.sketch_client.LINE_WIDTH_RANGE,
+            2.0,
             RW,
         )
         procedure.add_string_argument(

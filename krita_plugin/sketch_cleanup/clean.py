@@ -438,6 +438,7 @@ class Run(QtCore.QObject):
             layer=layer,
             backend_seconds=job.result.get("seconds"),
             scale=job.result.get("scale"),
+            line_width=job.result.get("line_width"),
         )
         messages.floating(f"Clean Sketch: done in {seconds:.1f} s")
 

@@ -22,6 +22,11 @@ SCALE_LABELS = {
     "auto": "Automatic (measures the stroke width)",
     "factor": "Fixed factor",
 }
+LINE_WEIGHT_LABELS = {
+    "model": "As the model draws them",
+    "auto": "Automatic (the sketch's stroke width)",
+    "width": "Fixed width",
+}
 
 
 def _combo(name: str, labels: dict, current: str) -> QtWidgets.QComboBox:
@@ -78,6 +83,20 @@ class OptionsDialog(QtWidgets.QDialog):
             "merges close strokes"
         )
 
+        self.line_weight = _combo("line_weight", LINE_WEIGHT_LABELS, options.line_weight)
+        self.line_weight.setToolTip(
+            "Redraw every line at one even width around its centre line; automatic uses "
+            "the sketch's main stroke width (1-4 px)"
+        )
+        self.line_width = QtWidgets.QDoubleSpinBox()
+        self.line_width.setObjectName("line_width")
+        self.line_width.setRange(*settings.LINE_WIDTH_RANGE)
+        self.line_width.setSingleStep(0.5)
+        self.line_width.setDecimals(1)
+        self.line_width.setSuffix(" px")
+        self.line_width.setValue(options.line_width)
+        self.line_width.setToolTip("Width of every line, in pixels of the layer")
+
         output = QtWidgets.QGroupBox("Result")
         form = QtWidgets.QFormLayout(output)
         form.addRow("Style:", self.style)
@@ -86,6 +105,8 @@ class OptionsDialog(QtWidgets.QDialog):
         form.addRow("Level:", self.level)
         form.addRow("Detail:", self.scale)
         form.addRow("Factor:", self.factor)
+        form.addRow("Line weight:", self.line_weight)
+        form.addRow("Width:", self.line_width)
 
         self.endpoint = QtWidgets.QLineEdit(options.endpoint)
         self.endpoint.setObjectName("endpoint")
@@ -145,6 +166,7 @@ class OptionsDialog(QtWidgets.QDialog):
 
         self.threshold.currentIndexChanged.connect(self._update_enabled)
         self.scale.currentIndexChanged.connect(self._update_enabled)
+        self.line_weight.currentIndexChanged.connect(self._update_enabled)
         self.style.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
 
@@ -157,6 +179,8 @@ class OptionsDialog(QtWidgets.QDialog):
             level=round(self.level.value(), 2),
             scale=self.scale.currentData(),
             factor=round(self.factor.value(), 2),
+            line_weight=self.line_weight.currentData(),
+            line_width=round(self.line_width.value(), 1),
             endpoint=self.endpoint.text().strip(),
             server_key_file=self.server_key.text().strip(),
             autostart=self.autostart.isChecked(),
@@ -186,6 +210,7 @@ class OptionsDialog(QtWidgets.QDialog):
     # -- helpers
     def _update_enabled(self) -> None:
         self.factor.setEnabled(self.scale.currentData() == "factor")
+        self.line_width.setEnabled(self.line_weight.currentData() == "width")
         self.threshold.setEnabled(self.style.currentData() != "soft")
         self.level.setEnabled(
             self.threshold.currentData() == "fixed" and self.style.currentData() != "soft"
@@ -197,11 +222,13 @@ class OptionsDialog(QtWidgets.QDialog):
             (self.style, default.style, STYLE_LABELS),
             (self.threshold, default.threshold, THRESHOLD_LABELS),
             (self.scale, default.scale, SCALE_LABELS),
+            (self.line_weight, default.line_weight, LINE_WEIGHT_LABELS),
         ):
             combo.setCurrentIndex(list(labels).index(value))
         self.color.setText(default.color)
         self.level.setValue(default.level)
         self.factor.setValue(default.factor)
+        self.line_width.setValue(default.line_width)
         self.endpoint.setText(default.endpoint)
         self.server_key.setText(default.server_key_file)
         self.autostart.setChecked(default.autostart)

@@ -16,8 +16,10 @@ GROUP = "sketch_cleanup"
 STYLES = ("transparent", "white", "soft")
 THRESHOLDS = ("otsu", "mean", "none", "fixed")
 SCALES = ("auto", "factor")
+LINE_WEIGHTS = ("model", "auto", "width")
 LEVEL_RANGE = (0.01, 0.99)
-FACTOR_RANGE = (0.1, 4.0)
+FACTOR_RANGE = (0.1, 4.0)  # sketch_client.SCALE_RANGE
+LINE_WIDTH_RANGE = (0.5, 32.0)  # sketch_client.LINE_WIDTH_RANGE
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -30,6 +32,8 @@ class Options:
     level: float = 0.5
     scale: str = "auto"  # auto | factor (then `factor`)
     factor: float = 1.0
+    line_weight: str = "model"  # model | auto | width (then `line_width` px)
+    line_width: float = 2.0
     endpoint: str = ""  # empty: the installed backend's endpoint (backend.json) or the default
     server_key_file: str = ""  # the backend's CURVE public key (server.key), for remote ones
     autostart: bool = True  # start the installed backend when none answers locally
@@ -39,11 +43,13 @@ class Options:
         """The `options` of a clean request (docs/protocol.md); results come back in fmt."""
         threshold = self.level if self.threshold == "fixed" else self.threshold
         scale = self.factor if self.scale == "factor" else "auto"
+        line_width = self.line_width if self.line_weight == "width" else self.line_weight
         return {
             "style": self.style,
             "color": self.color.lower(),
             "threshold": threshold,
             "scale": scale,
+            "line_width": line_width,
             "output_format": fmt,
         }
 
@@ -76,6 +82,8 @@ class Options:
         options.level = number("level", *LEVEL_RANGE)
         options.scale = choice("scale", SCALES)
         options.factor = number("factor", *FACTOR_RANGE)
+        options.line_weight = choice("line_weight", LINE_WEIGHTS)
+        options.line_width = number("line_width", *LINE_WIDTH_RANGE)
         options.endpoint = values.get("endpoint", "").strip()
         options.server_key_file = values.get("server_key_file", "").strip()
         options.autostart = values.get("autostart", "true").lower() != "false"

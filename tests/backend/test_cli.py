@@ -3,6 +3,7 @@ through a server, and `serve`/`broker` on an address that is taken."""
 
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -43,6 +44,8 @@ def test_clean_a_folder_in_process(tmp_path, test_model):
         str(test_model),
         "--scale",
         "1",
+        "--line-width",
+        "model",
     )
     assert out.returncode == 0, out.stderr
     assert "3 of 3 image(s) cleaned" in out.stdout
@@ -75,12 +78,39 @@ def test_clean_through_a_server_with_transparent_style(tmp_path, backend_server)
     assert lines.any() and (bgra[lines][:, 0] == 255).all() and (bgra[lines][:, 2] == 0).all()
 
 
+def test_line_width_option(tmp_path, test_model):
+    gray = np.full((100, 160), 235, np.uint8)
+    gray[47:54] = 20  # one 7 px stroke
+    cv2.imwrite(str(tmp_path / "line.png"), gray)
+    ink = {}
+    for width in ("1", "3", "model"):
+        out = run_cli(
+            "clean",
+            str(tmp_path / "line.png"),
+            "-o",
+            str(tmp_path / width),
+            "--model",
+            str(test_model),
+            "--scale",
+            "1",
+            "--line-width",
+            width,
+        )
+        assert out.returncode == 0, out.stderr
+        result = cv2.imread(str(tmp_path / width / "line.png"), cv2.IMREAD_GRAYSCALE)
+        ink[width] = (result[:, 30:130] < 128).sum(axis=0)  # lines on white: whole pixels
+    assert (ink["1"] == 1).all() and (ink["3"] == 3).all() and (ink["model"] >= 6).all()
+    out = run_cli("clean", str(tmp_path), "-o", str(tmp_path / "x"), "--line-width", "99")
+    assert out.returncode != 0 and "line_width must be" in out.stderr
+
+
 def test_unreadable_file_is_reported_and_others_go_on(tmp_path, test_model):
     frames = make_folder(tmp_path)
     (frames / "broken.png").write_bytes(b"\x89PNG not really")
     out = run_cli("clean", str(frames), "-o", str(tmp_path / "out"), "--model", str(test_model))
     assert out.returncode == 1
-    assert "broken.png" in out.stderr and "3 of 4 image(s) cleaned" in out.stdout
+    assert f"failed: {frames / 'broken.png'}" in out.stderr  # not just the progress bar
+    assert "3 of 4 image(s) cleaned" in out.stdout
 
 
 def test_bad_option_and_missing_server_are_clear(tmp_path):
@@ -109,6 +139,7 @@ def test_runtime_and_tiling_mistakes_are_explained(tmp_path, test_model):
 def test_help_lists_every_command():
     out = run_cli("--help")
     assert out.returncode == 0
+    assert "--line-width" in run_cli("clean", "--help").stdout
     for command in ("serve", "worker", "broker", "keys", "info", "clean"):
         assert command in out.stdout
     serve = run_cli("serve", "--help")
@@ -136,3 +167,74 @@ def test_broker_on_a_taken_address(backend_server):
     second = run_cli("broker", "--bind", backend_server["endpoint"], "--workers", workers)
     assert second.returncode == proto.EXIT_ADDRESS_IN_USE, second.stderr[-2000:]
     assert "is already in use" in second.stderr
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_inputs_that_would_share_an_output_are_refused(tmp_path):
+    """`x/a.png y/a.png -o out` said "2 of 2 cleaned" and left one file."""
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "a.png"), fixtures.drawing(40, 40))
+    out = run_cli("clean", str(tmp_path / "x/a.png"), str(tmp_path / "y/a.png"), "-o", "out")
+    assert out.returncode != 0 and "same output file" in out.stderr
+    assert "x/a.png" in out.stderr and "y/a.png" in out.stderr
+    same = tmp_path / "same"
+    same.mkdir()
+    cv2.imwrite(str(same / "same.png"), fixtures.drawing(40, 40))
+    cv2.imwrite(str(same / "same.jpg"), fixtures.drawing(40, 40))
+    out = run_cli("clean", str(same), "-o", str(tmp_path / "out"))
+    assert out.returncode != 0 and "same.jpg and " in out.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_cleaning_a_folder_into_itself_is_refused(tmp_path):
+    frames = make_folder(tmp_path)
+    before = {name: (frames / name).read_bytes() for name in files_under(frames)}
+    out = run_cli("clean", str(frames), "-o", str(frames))
+    assert out.returncode != 0 and "would replace the input" in out.stderr
+    assert {name: (frames / name).read_bytes() for name in files_under(frames)} == before
+
+
+def test_a_truncated_jpeg_is_reported_not_cleaned(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    _, jpeg = cv2.imencode(".jpg", fixtures.drawing(200, 200, seed=5))
+    (frames / "cut.jpg").write_bytes(jpeg.tobytes()[: len(jpeg) // 2])  # cv2.imread takes it
+    out = run_cli("clean", str(frames), "-o", str(tmp_path / "out"), "--model", str(test_model))
+    assert out.returncode == 1
+    assert f"failed: {frames / 'cut.jpg'}: " in out.stderr and "truncated JPEG" in out.stderr
+    assert "3 of 4 image(s) cleaned" in out.stdout
+    assert not (tmp_path / "out" / "cut.png").exists()
+
+
+WRITER = """
+import sys
+import time
+import numpy as np
+from backend import batch
+noise = np.random.default_rng(0).integers(0, 256, (3000, 3000, 4), np.uint8)
+batch.write_image(batch.Path(sys.argv[1]), noise.tobytes(), 3000, 3000, "bgra8")
+"""
+
+
+def test_a_write_killed_midway_leaves_no_partial_file(tmp_path):
+    """kill -9 while a result is written: the final name holds a whole PNG or nothing."""
+    target = tmp_path / "out" / "frame.png"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)], cwd=fixtures.ROOT, env=fixtures.backend_env()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not target.exists() and writer.poll() is None:  # kill the moment it appears
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    finally:
+        writer.kill()
+        writer.wait()
+    if target.exists():
+        data = target.read_bytes()
+        assert data.endswith(b"IEND\xaeB`\x82"), f"truncated: {len(data)} bytes"
+        assert cv2.imread(str(target), cv2.IMREAD_UNCHANGED).shape == (3000, 3000, 4)
+    assert not [p for p in files_under(tmp_path / "out") if p.endswith(".png") and p != "frame.png"]

@@ -59,12 +59,46 @@ def test_envelope_errors(bad, code):
         ({"options": {"threshold": 1.5}}, 200, "bad_request"),
         ({"options": {"threshold": True}}, 200, "bad_request"),
         ({"options": {"scale": 9}}, 200, "bad_request"),
+        ({"options": {"line_width": 0.2}}, 200, "bad_request"),
+        ({"options": {"line_width": 33}}, 200, "bad_request"),
+        ({"options": {"line_width": "thick"}}, 200, "bad_request"),
+        ({"options": {"line_width": True}}, 200, "bad_request"),
+        ({"options": {"line_width": float("nan")}}, 200, "bad_request"),
         ({"options": {"output_format": "jpeg"}}, 200, "unsupported_format"),
         ({"options": []}, 200, "bad_request"),
+        ({"format": []}, 200, "unsupported_format"),  # unhashable: was a TypeError
+        ({"format": {}}, 200, "unsupported_format"),
+        ({"options": {"output_format": {}}}, 200, "unsupported_format"),
+        ({"options": {"output_format": ["gray8"]}}, 200, "unsupported_format"),
+        ({"options": {"color": "#1_2345"}}, 200, "bad_request"),  # int() takes these
+        ({"options": {"color": "#0x1234"}}, 200, "bad_request"),
+        ({"options": {"color": "#-12345"}}, 200, "bad_request"),
+        ({"options": {"color": "#+12345"}}, 200, "bad_request"),
+        ({"options": {"color": "# 12345"}}, 200, "bad_request"),
+        ({"options": {"color": "#12345 "}}, 200, "bad_request"),
+        ({"options": {"color": "#\u0661\u0662\u0663\u0664\u0665\u0666"}}, 200, "bad_request"),
+        ({"options": {"color": "#１２３４５６"}}, 200, "bad_request"),  # fullwidth digits
+        ({"options": {"color": "#12345\n"}}, 200, "bad_request"),
+        ({"options": {"color": 0x123456}}, 200, "bad_request"),
     ],
 )
 def test_clean_errors(fields, size, code):
     assert code_of(proto.check_clean, header(**fields), size, LIMITS) == code
+
+
+@pytest.mark.parametrize("color", ["#000000", "#a0B1c2", "#FFFFFF", "#123456"])
+def test_every_six_hex_digit_colour_is_accepted(color):
+    options = proto.check_clean(header(options={"color": color}), 200, LIMITS)
+    assert options["color"] == color
+
+
+@pytest.mark.parametrize("target", [None, "", 7, ["a"], {"id": "a"}, "x" * 65])
+def test_cancel_needs_a_target(target):
+    request = {"v": 1, "op": "cancel", "id": "c"}
+    if target is not None:
+        request["target"] = target
+    assert code_of(proto.check_cancel, request) == "bad_request"
+    assert proto.check_cancel({**request, "target": "job-1"}) == "job-1"
 
 
 def test_too_large_is_refused_from_the_header_alone():
@@ -80,6 +114,10 @@ def test_defaults_and_output_format():
         header(options={"threshold": 0.3, "scale": 0.5, "output_format": "gray8"}), 200, LIMITS
     )
     assert (options["threshold"], options["scale"], options["output_format"]) == (0.3, 0.5, "gray8")
+    low, high = proto.LINE_WIDTH_RANGE
+    for width in ("auto", "model", low, 2, 2.5, high):
+        options = proto.check_clean(header(options={"line_width": width}), 200, LIMITS)
+        assert options["line_width"] == width
 
 
 def test_header_decoding():
@@ -87,6 +125,8 @@ def test_header_decoding():
     assert code_of(proto.decode_header, b"\xff\xfe") == "bad_message"
     assert code_of(proto.decode_header, b"[1, 2]") == "bad_message"
     assert code_of(proto.decode_header, b"{" + b" " * 70000 + b"}") == "bad_message"
+    deep = b'{"v":1,"op":"info","id":"a","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert code_of(proto.decode_header, deep) == "bad_message"  # was a RecursionError
 
 
 def test_every_format_has_a_byte_size():

@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-import zmq
 
 import sketch_client as proto
 from backend import pixels
@@ -20,12 +19,14 @@ def client(backend_server):
 
 @pytest.fixture
 def raw(backend_server):
-    """A bare DEALER socket, for messages the real client would never send."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(backend_server["endpoint"])
-    yield sock
-    sock.close()
+    with fixtures.dealer(backend_server["endpoint"]) as sock:
+        yield sock
+
+
+def clean_header(**fields):
+    """A 4x4 rgba8 clean request's header with `fields` replaced."""
+    header = {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
+    return json.dumps({**header, **fields}).encode()
 
 
 def exchange(sock, frames, timeout=10.0):
@@ -69,7 +70,8 @@ def test_info_describes_model_device_and_limits(client):
 @pytest.mark.parametrize("fmt", sorted(proto.FORMATS))
 def test_every_pixel_format_round_trips(client, fmt):
     gray = fixtures.drawing(120, 160, seed=1)
-    header, out = client.clean(sketch_as(fmt, gray), 160, 120, fmt, {"scale": 1.0}, timeout=60)
+    options = {"scale": 1.0, "line_width": "model"}  # the network's own lines
+    header, out = client.clean(sketch_as(fmt, gray), 160, 120, fmt, options, timeout=60)
     assert (header["width"], header["height"], header["format"]) == (160, 120, fmt)
     assert len(out) == 160 * 120 * proto.bytes_per_pixel(fmt)
     result_gray, alpha = pixels.decode(out, 160, 120, fmt)
@@ -84,6 +86,7 @@ def test_every_pixel_format_round_trips(client, fmt):
 def test_output_styles(client, style):
     gray = fixtures.drawing(128, 128, seed=2)
     options = {"style": style, "color": "#ff0000", "output_format": "rgba8", "scale": 1.0}
+    options["line_width"] = "model"  # the network's own lines, composed
     _, out = client.clean(gray.tobytes(), 128, 128, "gray8", options)
     rgba = np.frombuffer(out, np.uint8).reshape(128, 128, 4).astype(int)
     ink, paper = ink_mask(gray), ~ink_mask(gray)
@@ -102,6 +105,7 @@ def test_output_styles(client, style):
 def test_thresholds(client, threshold):
     gray = fixtures.drawing(96, 96, seed=4)
     options = {"threshold": threshold, "output_format": "graya8", "scale": 1.0}
+    options["line_width"] = "model"  # thresholded as the network drew them
     _, out = client.clean(gray.tobytes(), 96, 96, "gray8", options)
     alpha = np.frombuffer(out, np.uint8).reshape(96, 96, 2)[..., 1]
     ink = ink_mask(gray)
@@ -126,6 +130,58 @@ def test_auto_scale_follows_stroke_width(client):
     assert thick_scale < thin_scale
 
 
+def horizontal_line(thick: int) -> np.ndarray:
+    """A 160x200 gray sketch: one dark horizontal stroke `thick` px wide across it."""
+    gray = np.full((160, 200), 235, np.uint8)
+    gray[80 - thick // 2 : 80 - thick // 2 + thick] = 20
+    return gray
+
+
+@pytest.mark.parametrize("style", proto.STYLES)
+def test_line_width_redraws_lines_at_the_asked_width(client, style):
+    """Whatever the network's thickness: whole pixels on white, anti-aliased otherwise."""
+    gray = horizontal_line(5)
+    options = {"style": style, "output_format": "graya8", "scale": 1.0}
+    widths = {}
+    for line_width in ("model", 1, 2, 3.5, "auto"):
+        header, out = client.clean(
+            gray.tobytes(), 200, 160, "gray8", {**options, "line_width": line_width}
+        )
+        pixels = np.frombuffer(out, np.uint8).reshape(160, 200, 2)
+        ink = pixels[..., 1] / 255 if style == "transparent" else 1 - pixels[..., 0] / 255
+        widths[line_width] = float(ink[:, 40:160].sum(axis=0).mean())  # away from the ends
+        expected = {"model": None, "auto": pytest.approx(3.0, abs=0.1)}.get(line_width, line_width)
+        assert header["line_width"] == expected  # auto: one pencil pass, 0.6 x the 5 px stroke
+    assert widths["model"] > 4  # the test network keeps the sketch's thickness
+    for asked in (1, 2, 3.5, "auto"):
+        target = {"auto": 3.0}.get(asked, asked)
+        if style == "white":  # whole pixels, centred on the stroke
+            assert widths[asked] == max(1, round(target)), widths
+        else:
+            assert abs(widths[asked] - target) <= 0.5, widths
+
+
+def test_auto_line_width_is_soft_only_off_white(client):
+    gray = horizontal_line(3)
+    gray[:, 99:102] = 20  # and a vertical stroke crossing it
+    for style, soft in (("transparent", True), ("white", False)):
+        options = {"style": style, "output_format": "graya8", "scale": 1.0, "line_width": "auto"}
+        header, out = client.clean(gray.tobytes(), 200, 160, "gray8", options)
+        assert abs(header["line_width"] - 0.6 * 3) < 0.2  # one pass of the 3 px strokes
+        graya = np.frombuffer(out, np.uint8).reshape(160, 200, 2)
+        ink = graya[..., 1] if style == "transparent" else 255 - graya[..., 0]
+        assert (len(np.unique(ink)) > 2) == soft  # anti-aliased or two-tone
+        assert (ink[80, 10:190] == 255).all() and (ink[10:150, 100] == 255).all()
+        assert ink[gray > 200].mean() < 10  # nothing off the strokes
+
+
+@pytest.mark.parametrize("bad", [0.1, 40, "thin", True, None])
+def test_bad_line_width_is_a_bad_request(client, bad):
+    with pytest.raises(proto.BackendError) as err:
+        client.clean(horizontal_line(3).tobytes(), 200, 160, "gray8", {"line_width": bad})
+    assert err.value.code == "bad_request" and "line_width" in err.value.message
+
+
 def test_large_image_is_tiled_and_reports_progress(client):
     gray = fixtures.drawing(1200, 1500, seed=7)
     seen = []
@@ -147,7 +203,7 @@ def test_semi_transparent_layer_is_composited_onto_paper(client):
     rgb = np.zeros((64, 64, 3), np.float32)
     alpha = (gray < 128).astype(np.float32)  # black strokes, transparent elsewhere
     data = pixels.encode(rgb, alpha, "rgba8")
-    _, out = client.clean(data, 64, 64, "rgba8", {"scale": 1.0})
+    _, out = client.clean(data, 64, 64, "rgba8", {"scale": 1.0, "line_width": "model"})
     result_alpha = np.frombuffer(out, np.uint8).reshape(64, 64, 4)[..., 3]
     assert result_alpha[gray < 128].mean() > 200 and result_alpha[gray >= 160].mean() < 25
 
@@ -185,7 +241,8 @@ def test_many_clients_at_once_get_their_own_results(backend_server):
 
 def test_several_jobs_in_flight_from_one_client(client):
     images = [fixtures.drawing(100, 100, seed=s) for s in range(4)]
-    jobs = [client.start_clean(g.tobytes(), 100, 100, "gray8", {"scale": 1.0}) for g in images]
+    options = {"scale": 1.0, "line_width": "model"}
+    jobs = [client.start_clean(g.tobytes(), 100, 100, "gray8", options) for g in images]
     outs = [client.wait(job, timeout=60)[1] for job in reversed(jobs)][::-1]
     for gray, out in zip(images, outs, strict=True):
         alpha = np.frombuffer(out, np.uint8)  # gray8 in, gray8 out: white style composite
@@ -281,6 +338,21 @@ def test_several_jobs_in_flight_from_one_client(client):
             ],
             "empty_image",
         ),  # transparent
+        ([clean_header(format=[]), b"\0" * 16], "unsupported_format"),  # was internal
+        ([clean_header(options={"output_format": {}}), b"\xff" * 64], "unsupported_format"),
+        ([clean_header(options={"color": "#1_2345"}), b"\xff" * 64], "bad_request"),
+        ([clean_header(options={"color": "#0x1234"}), b"\xff" * 64], "bad_request"),
+        ([clean_header(options={"color": "#-12345"}), b"\xff" * 64], "bad_request"),
+        (
+            [
+                clean_header(options={"color": "#\u0661\u0662\u0663\u0664\u0665\u0666"}),
+                b"\xff" * 64,
+            ],
+            "bad_request",
+        ),
+        ([b'{"v":1,"op":"cancel","id":"a"}'], "bad_request"),  # was no answer at all
+        ([b'{"v":1,"op":"cancel","id":"a","target":7}'], "bad_request"),
+        ([b'{"v":1,"op":"cancel","id":"a","target":""}'], "bad_request"),
     ],
 )
 def test_bad_requests_get_clear_errors_and_the_server_goes_on(raw, client, frames, code):
@@ -297,15 +369,19 @@ def final_reply_after(sock, frames):
     return final_reply(sock)
 
 
+def test_deeply_nested_header_is_a_bad_message(raw, client):
+    deep = b'{"v":1,"op":"info","id":"a","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    header, _ = final_reply_after(raw, [deep])
+    assert (header["type"], header["code"]) == ("error", "bad_message"), header
+    assert client.ping()["type"] == "pong"
+
+
 def test_oversized_message_is_dropped_and_others_are_served(backend_server, client):
     limit = client.info()["limits"]["max_message_bytes"]
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(backend_server["endpoint"])
     header = {"v": 1, "op": "clean", "id": "huge", "width": 1, "height": 1, "format": "gray8"}
-    sock.send_multipart([json.dumps(header).encode(), bytes(limit + 1)])
-    assert not sock.poll(1500)  # ZeroMQ drops the peer silently: no answer comes
-    sock.close()
+    with fixtures.dealer(backend_server["endpoint"]) as sock:
+        sock.send_multipart([json.dumps(header).encode(), bytes(limit + 1)])
+        assert not sock.poll(1500)  # ZeroMQ drops the peer silently: no answer comes
     assert client.ping()["type"] == "pong"
     with pytest.raises(proto.BackendError) as err:  # the real client refuses before sending
         client.start_clean(bytes(limit), limit, 1, "gray8")
@@ -345,6 +421,56 @@ def test_cancel_a_running_job(client):
         client.wait(job, timeout=60)
     assert err.value.code == "cancelled"
     assert client.ping()["type"] == "pong"
+
+
+def test_cancelling_a_queued_job_is_answered_at_once(raw):
+    """A job waiting behind a running one is answered `cancelled` before the running one
+    ends (it used to wait for it), and gets no second final reply."""
+    big = fixtures.drawing(2500, 2500, seed=12)
+    header = {"v": 1, "op": "clean", "width": 2500, "height": 2500, "format": "gray8"}
+    header["options"] = {"scale": 1.0}
+    raw.send_multipart([json.dumps({**header, "id": "running"}).encode(), big.tobytes()])
+    small = fixtures.drawing(64, 64)
+    small_header = {**header, "id": "queued", "width": 64, "height": 64}
+    raw.send_multipart([json.dumps(small_header).encode(), small.tobytes()])
+    replies = []
+    while not any(r["id"] == "running" and r["type"] == "progress" for r in replies):
+        assert raw.poll(60000), replies
+        replies.append(json.loads(raw.recv_multipart()[0]))
+    cancel = {"v": 1, "op": "cancel", "id": "c1", "target": "queued"}
+    raw.send_multipart([json.dumps(cancel).encode()])
+    while not any(r["type"] in proto.FINAL_TYPES for r in replies):
+        assert raw.poll(60000), replies
+        replies.append(json.loads(raw.recv_multipart()[0]))
+    first_final = next(r for r in replies if r["type"] in proto.FINAL_TYPES)
+    assert (first_final["id"], first_final["type"]) == ("queued", "cancelled"), replies
+    raw.send_multipart([json.dumps({**cancel, "id": "c2", "target": "running"}).encode()])
+    header, _ = final_reply(raw, timeout=120)
+    assert (header["id"], header["type"]) == ("running", "cancelled")
+    raw.send_multipart([b'{"v":1,"op":"ping","id":"p"}'])
+    assert json.loads(exchange_next(raw)[0])["type"] == "pong"  # nothing else came for "queued"
+
+
+def exchange_next(sock, timeout=10.0):
+    assert sock.poll(int(timeout * 1000)), "no reply"
+    return sock.recv_multipart()
+
+
+def test_a_full_queue_answers_busy(raw, client):
+    """At most max_queue jobs (running included) hold pixels; the rest are refused at once."""
+    max_queue = client.info()["limits"]["max_queue"]
+    gray = fixtures.drawing(600, 600, seed=13)
+    header = {"v": 1, "op": "clean", "width": 600, "height": 600, "format": "gray8"}
+    for n in range(max_queue + 4):
+        frames = [json.dumps({**header, "id": f"q{n}", "options": {"scale": 1.0}}).encode()]
+        raw.send_multipart([*frames, gray.tobytes()])
+    finals = {}
+    while len(finals) < max_queue + 4:
+        reply, _ = final_reply(raw, timeout=120)
+        finals[reply["id"]] = reply.get("code", reply["type"])
+    assert list(finals.values()).count("busy") >= 4
+    assert list(finals.values()).count("result") <= max_queue
+    assert set(finals.values()) == {"busy", "result"}
 
 
 def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server, client):

@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from skimage.morphology import skeletonize
 
 import sketch_client
 from tests import fixtures
@@ -100,18 +101,34 @@ def _free_port() -> int:
 
 
 def test_protocol_options_map_the_dialog():
-    assert support.protocol_options("transparent", "#000000", "otsu", 0.5, "auto", 1.0) == {
+    defaults = ("transparent", "#000000", "otsu", 0.5, "auto", 1.0, "model", 2.0)
+    assert support.protocol_options(*defaults) == {
         "style": "transparent",
         "color": "#000000",
         "threshold": "otsu",
         "scale": "auto",
+        "line_width": "model",
     }
-    options = support.protocol_options("white", "#FF8000", "fixed", 0.35, "custom", 2.5)
-    assert options == {"style": "white", "color": "#ff8000", "threshold": 0.35, "scale": 2.5}
+    options = support.protocol_options(
+        "white", "#FF8000", "fixed", 0.35, "custom", 2.5, "custom", 3.5
+    )
+    assert options == {
+        "style": "white",
+        "color": "#ff8000",
+        "threshold": 0.35,
+        "scale": 2.5,
+        "line_width": 3.5,
+    }
     merged = sketch_client.check_options(options, "rgba8")  # the backend's own validation
-    assert merged["threshold"] == 0.35 and merged["scale"] == 2.5
+    assert merged["threshold"] == 0.35 and merged["scale"] == 2.5 and merged["line_width"] == 3.5
+    auto = support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "auto", 9.0)
+    assert auto["line_width"] == "auto"  # the width is only read for "custom"
     with pytest.raises(support.PluginError, match="detail factor"):
-        support.protocol_options("soft", "#000000", "none", 0.5, "custom", 9.0)
+        support.protocol_options("soft", "#000000", "none", 0.5, "custom", 9.0, "model", 2.0)
+    with pytest.raises(support.PluginError, match="line width"):
+        support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "custom", 40.0)
+    with pytest.raises(support.PluginError, match="line weight"):
+        support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "bold", 2.0)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +225,9 @@ def test_starts_the_installed_backend_detached_and_leaves_it_running(
         assert statuses and statuses[0].startswith("Starting the Sketch Cleanup backend")
         gray = fixtures.drawing(160, 200, seed=3)
         rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
-        options = support.protocol_options("transparent", "#000000", "otsu", 0.5, "auto", 1.0)
+        options = support.protocol_options(
+            "transparent", "#000000", "otsu", 0.5, "auto", 1.0, "model", 2.0
+        )
         result = support.clean(client, rgba.tobytes(), 200, 160, "rgba8", options)
         _check_lines(np.frombuffer(result, np.uint8).reshape(160, 200, 4), gray)
         client.close()
@@ -497,7 +516,15 @@ def cleaned(gimp, backend_server, tmp_path_factory):
         ),
         "white-red": (
             _bgr(d["white-red"]),
-            {"config": {**server, "style": "white", "line-color": "#ff0000"}},
+            {
+                "config": {
+                    **server,
+                    "style": "white",
+                    "line-color": "#ff0000",
+                    "line-weight": "custom",
+                    "line-width": 3.0,
+                }
+            },
         ),
         "u16": (  # soft alpha (threshold none) shows whether 16 bits came back
             cv2.cvtColor(deep, cv2.COLOR_GRAY2BGR),
@@ -552,7 +579,12 @@ def test_gimp_white_style_and_line_colour(cleaned):
     core, paper = _ink(DRAWINGS["white-red"])
     assert (rgba[..., 3] == 255).all(), "white style is opaque"
     red = (rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80)
-    assert red[core].mean() > 0.9, "lines should be the chosen red"
+    inked = (rgba[..., :3] < 240).any(axis=-1)
+    assert red[inked].mean() > 0.95, "lines should be the chosen red, two-tone on white"
+    # line-width 3: thin even lines along the strokes' centres, not the strokes' full width
+    centres = skeletonize(core)
+    assert inked[centres].mean() > 0.9, "the 3 px lines should run along the strokes"
+    assert inked.sum() < core.sum() * 1.2
     assert (rgba[paper][:, :3] > 240).all(), "paper should be white"
 
 

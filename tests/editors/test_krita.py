@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import install
+import sketch_client
 from krita_plugin import installer as krita_installer
 from krita_plugin.sketch_cleanup import pixels, settings
 from tests import fixtures
@@ -34,7 +35,7 @@ from tests.editors.conftest import edit_kritarc, home_env, krita_missing, run_kr
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS = (300, 400)  # h, w of the everyday test sketch
 BIG = (1800, 2400)  # takes the backend about 2 s: long enough to cancel or kill mid-job
-DEFAULT_OPTIONS = {"style": "transparent", "color": "#000000", "threshold": "otsu", "scale": "auto"}
+DEFAULT_OPTIONS = sketch_client.DEFAULT_OPTIONS  # what the plugin sends when left alone
 DTYPES = {"u8": np.uint8, "u16": "<u2", "f16": "<f2", "f32": "<f4"}
 FORMAT_DTYPE = {
     "bgra8": ("u8", 4),
@@ -307,7 +308,14 @@ def test_visible_pixels_and_formats():
 
 def test_settings_round_trip_and_garbage():
     options = settings.Options(
-        style="white", color="#12abef", threshold="fixed", level=0.3, scale="factor", factor=2.5
+        style="white",
+        color="#12abef",
+        threshold="fixed",
+        level=0.3,
+        scale="factor",
+        factor=2.5,
+        line_weight="width",
+        line_width=3.5,
     )
     again = settings.Options.from_strings(options.to_strings())
     assert again == options
@@ -316,8 +324,12 @@ def test_settings_round_trip_and_garbage():
         "color": "#12abef",
         "threshold": 0.3,
         "scale": 2.5,
+        "line_width": 3.5,
         "output_format": "bgra16",
     }
+    sketch_client.check_options(again.request_options("bgra16"), "bgra16")  # the backend's rule
+    auto = settings.Options.from_strings({**options.to_strings(), "line_weight": "auto"})
+    assert auto.request_options("bgra8")["line_width"] == "auto"
     broken = settings.Options.from_strings(
         {
             "style": "neon",
@@ -325,6 +337,8 @@ def test_settings_round_trip_and_garbage():
             "threshold": "fixed",
             "level": "7",
             "factor": "x",
+            "line_weight": "bold",
+            "line_width": "99",
             "autostart": "false",
         }
     )
@@ -334,11 +348,15 @@ def test_settings_round_trip_and_garbage():
         0.5,
         1.0,
     )
+    assert (broken.line_weight, broken.line_width) == ("model", 2.0)
     assert broken.autostart is False
     assert settings.Options.from_strings({}).request_options("graya8") == {
         **DEFAULT_OPTIONS,
         "output_format": "graya8",
     }
+    # the plugin keeps its own copies of the protocol's ranges (it runs without numpy)
+    assert settings.FACTOR_RANGE == sketch_client.SCALE_RANGE
+    assert settings.LINE_WIDTH_RANGE == sketch_client.LINE_WIDTH_RANGE
 
 
 def test_connection_settings(tmp_path):
@@ -579,6 +597,8 @@ def test_options_dialog_is_used_and_remembered(krita_home, backend_server, tmp_p
         "level": 0.4,
         "scale": "factor",
         "factor": 1.5,
+        "line_weight": "width",
+        "line_width": 3.0,
     }
     scenario = {
         "image": str(image),
@@ -595,9 +615,12 @@ def test_options_dialog_is_used_and_remembered(krita_home, backend_server, tmp_p
         "level": "0.4",
         "scale": "factor",
         "factor": "1.5",
+        "line_weight": "width",
+        "line_width": "3.0",
     }
     sketch = sketch_pixels(run, krita, "bgra8")
     options = {"style": "white", "color": "#c02020", "threshold": 0.4, "scale": 1.5}
+    options["line_width"] = 3.0
     h, w = CANVAS
     expected = reference(backend_server["endpoint"], sketch, (0, 0, w, h), "bgra8", options)
     result = assert_clean_layer(run, krita, "bgra8", expected, (0, 0, w, h))

@@ -1,0 +1,99 @@
+"""The broker with a real worker behind it: bad input from either side, ids, clients that
+leave. (Spreading jobs over workers and dead workers: test_lifecycle.)"""
+
+import json
+import time
+
+import pytest
+
+import sketch_client as proto
+from tests import fixtures
+from tests.backend.test_server import clean_header, final_reply
+
+
+@pytest.fixture
+def raw(broker_server):
+    with fixtures.dealer(broker_server["endpoint"]) as sock:
+        yield sock
+
+
+def broker_is_well(broker_server):
+    assert broker_server["proc"].poll() is None, broker_server["log"].read_text()[-3000:]
+    with proto.Client(broker_server["endpoint"]) as client:
+        info = client.info(timeout=5)
+    assert info["workers"] == 1
+    return info
+
+
+@pytest.mark.parametrize(
+    "frames, code",
+    [
+        ([clean_header(format=[]), b"\0" * 16], "unsupported_format"),
+        ([clean_header(options={"output_format": {}}), b"\xff" * 64], "unsupported_format"),
+        ([clean_header(options={"color": "#0x1234"}), b"\xff" * 64], "bad_request"),
+        (
+            [b'{"v":1,"op":"clean","id":"a","x":' + b"[" * 1000 + b"]" * 1000 + b"}"],
+            "bad_message",
+        ),
+        ([b'{"v":1,"op":"cancel","id":"a"}'], "bad_request"),
+        ([b"not json"], "bad_message"),
+    ],
+)
+def test_bad_client_frames_get_errors_and_the_broker_goes_on(broker_server, raw, frames, code):
+    """Each of these used to kill the broker (only ProtocolError was caught)."""
+    raw.send_multipart(frames)
+    header, _ = final_reply(raw, timeout=10)
+    assert (header["type"], header["code"]) == ("error", code), header
+    broker_is_well(broker_server)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [[b"", b"not json"], [b""], [b"x"], [b"", b"[1]"], [b"", b"{}", b"a", b"b", b"c"]],
+)
+def test_junk_on_the_worker_endpoint_is_ignored(broker_server, frames):
+    """Any local DEALER can reach the worker endpoint; `[b"", b"not json"]` killed it."""
+    with fixtures.dealer(broker_server["workers_endpoint"]) as sock:
+        sock.send_multipart(frames)
+        time.sleep(0.3)
+    broker_is_well(broker_server)
+
+
+def test_duplicate_ids_are_refused_as_serve_does(broker_server, raw):
+    gray = fixtures.drawing(700, 700, seed=3)
+    header = {"v": 1, "op": "clean", "id": "X", "width": 700, "height": 700, "format": "gray8"}
+    frames = [json.dumps({**header, "options": {"scale": 1.0}}).encode(), gray.tobytes()]
+    for _ in range(6):
+        raw.send_multipart(frames)
+    finals = []
+    while len(finals) < 6:
+        header, _ = final_reply(raw, timeout=60)
+        finals.append(header.get("code", header["type"]))
+    assert sorted(finals) == ["duplicate_id"] * 5 + ["result"]
+    raw.send_multipart([b'{"v":1,"op":"ping","id":"p"}'])
+    assert raw.poll(5000)
+    assert json.loads(raw.recv_multipart()[0])["type"] == "pong"  # no seventh reply came
+
+
+def test_a_client_that_leaves_mid_job_frees_the_worker(broker_server):
+    """The broker tells the worker to stop the job of a client that left (it used to run
+    it to the end), so the next client does not wait for it."""
+    endpoint = broker_server["endpoint"]
+    leaving = proto.Client(endpoint)
+    gray = fixtures.drawing(3000, 3000, seed=4)
+    job = leaving.start_clean(gray.tobytes(), 3000, 3000, "gray8", {"scale": 1.0})
+    deadline = time.monotonic() + 60
+    while job.stage != "inference":
+        leaving.pump(0.05)
+        assert time.monotonic() < deadline and not job.finished
+    leaving.close()
+    log = broker_server["worker_log"]
+    deadline = time.monotonic() + 30
+    while f"job {job.id} cancelled" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+    assert f"job {job.id}: 3000x3000" not in log.read_text()  # it did not run to the end
+    with proto.Client(endpoint) as client:
+        small = fixtures.drawing(64, 64)
+        assert client.clean(small.tobytes(), 64, 64, "gray8", timeout=30)[0]["type"] == "result"
+    broker_is_well(broker_server)
