@@ -114,14 +114,17 @@ class Cleaner:
         gray, alpha = pixels.decode(payload, width, height, fmt)
         if not np.any(alpha > 0):
             raise ProtocolError("empty_image", "the layer has no visible pixel: nothing to clean")
+        del alpha  # big layers: each canvas-sized array is let go as soon as it is done with
 
         def on_tiles(done: int, total: int) -> None:
             if progress:
                 progress("inference", done, total)
 
-        output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
         width_px = line_width(gray, options["line_width"])
+        output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
+        del gray
         rgb, out_alpha = postprocess.compose(output, options, width_px)
+        del output
         result = pixels.encode(rgb, out_alpha, options["output_format"])
         done.update(
             line_width=None if width_px is None else round(width_px, 2),

@@ -11,11 +11,19 @@ STRIP_ROWS = 512  # rows at a time where a canvas-sized float temporary is not n
 
 
 def _as_uint8(output: np.ndarray) -> np.ndarray:
-    """rint(output × 255) as uint8, a strip at a time: 1 byte per pixel, no float copies."""
+    """rint(clip(output) × 255) as uint8, a strip at a time: 1 byte per pixel, no float copy."""
     out = np.empty(output.shape, np.uint8)
     for y in range(0, output.shape[0], STRIP_ROWS):
-        out[y : y + STRIP_ROWS] = np.rint(output[y : y + STRIP_ROWS] * 255)
+        out[y : y + STRIP_ROWS] = np.rint(np.clip(output[y : y + STRIP_ROWS], 0.0, 1.0) * 255)
     return out
+
+
+def _clipped_mean(output: np.ndarray, low: float, high: float) -> float:
+    if low >= 0.0 and high <= 1.0:
+        return float(output.mean())
+    rows = range(0, output.shape[0], STRIP_ROWS)
+    total = sum(float(np.clip(output[y : y + STRIP_ROWS], 0.0, 1.0).sum()) for y in rows)
+    return total / output.size
 
 
 def line_strength(output: np.ndarray, threshold) -> np.ndarray:
@@ -24,23 +32,24 @@ def line_strength(output: np.ndarray, threshold) -> np.ndarray:
     otsu: Otsu's level on the output; mean: the original design's rule, pixels darker than
     the output's mean are line; none: soft, anti-aliased; a number: a fixed level.
     An output with almost no contrast (a blank page) has no lines, whatever the rule.
-    Returns a new float32 array (the caller may change it in place).
+    The output is read as clipped to [0, 1] (blending leaves it a hair outside) without a
+    clipped copy of the canvas. Returns a new float32 array (the caller may change it).
     """
-    low, high = float(output.min()), float(output.max())
-    if low < 0.0 or high > 1.0:  # never for a sigmoid output: then no canvas-sized copy
-        output = np.clip(output, 0.0, 1.0)
-        low, high = max(low, 0.0), min(high, 1.0)
+    raw_low, raw_high = float(output.min()), float(output.max())
+    low, high = min(max(raw_low, 0.0), 1.0), min(max(raw_high, 0.0), 1.0)
     if threshold == "none":
-        return 1.0 - output
+        strength = 1.0 - output
+        return np.clip(strength, 0.0, 1.0, out=strength)
     if high - low < 0.2:
         level = 0.5
     elif threshold == "mean":
-        level = float(output.mean())
+        level = _clipped_mean(output, raw_low, raw_high)
     elif threshold == "otsu":
         otsu, _ = cv2.threshold(_as_uint8(output), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         level = (otsu + 0.5) / 255.0
     else:
         level = float(threshold)
+    # for a level in (0, 1], output < level is clip(output) < level
     return (output < level).astype(np.float32)
 
 

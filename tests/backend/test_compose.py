@@ -70,3 +70,13 @@ def test_black_on_white_needs_one_float_plane():
         tracemalloc.stop()
     assert peak < 6.5 * output.size, peak / output.size  # float strength, uint8 and bool
     assert rgb.shape == (2000, 1500, 3) and alpha.shape == (2000, 1500)
+
+
+@pytest.mark.parametrize("threshold", ["otsu", "mean", "none", 0.4])
+def test_output_a_hair_outside_0_1_reads_as_clipped(threshold):
+    """Blended tiles leave values like 1.0000001; no clipped copy is made, same result."""
+    output = soft_output(seed=2) * np.float32(1.02) - np.float32(0.01)
+    options = {"style": "white", "color": "#000000", "threshold": threshold}
+    rgb, alpha = postprocess.compose(output.copy(), options)
+    expected_rgb, _ = canvas_sized_compose(output, options)
+    assert np.abs(np.asarray(rgb) - expected_rgb).max() < 1e-6
