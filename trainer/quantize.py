@@ -29,12 +29,14 @@ CALIBRATION_SEED = 700_001
 
 def calibration_inputs(count: int, size: int, seed: int = CALIBRATION_SEED) -> list[np.ndarray]:
     """(1, size, size, 1) float32 network inputs: synthetic roughs, normalized by their max
-    as the backend does, from the training mix of kinds of rough."""
-    from trainer.synth.pairs import make_pair, pair_rng
+    as the backend does, every kind of rough in turn (faint scans and photos set activation
+    ranges the training mix alone would leave out) and the training mix."""
+    from trainer.synth.pairs import CATEGORIES, make_pair, pair_rng
 
+    kinds = (*CATEGORIES, None)
     inputs = []
     for index in range(count):
-        rough, _ = make_pair(pair_rng(seed, index), size)
+        rough, _ = make_pair(pair_rng(seed, index), size, kinds[index % len(kinds)])
         gray = rough.astype(np.float32) / 255
         gray /= max(float(gray.max()), 1e-6)
         inputs.append(gray[None, ..., None])
@@ -85,7 +87,7 @@ def quantize(
                     "samples": samples,
                     "size": size,
                     "seed": CALIBRATION_SEED,
-                    "data": "trainer.synth.pairs.make_pair roughs (training mix)",
+                    "data": "trainer.synth.pairs.make_pair roughs, every kind in turn",
                 },
                 "preset": preset,
                 "fp32_ends": fp32_ends,
