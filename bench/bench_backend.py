@@ -42,7 +42,9 @@ from backend import defaults  # noqa: E402
 from tests import fixtures  # noqa: E402
 
 NETWORK_MAX_SIDE = 2048  # the whole-frame network pass needs ~280 B/px: 4096² would be 5 GB
-OPTIONS = {**proto.DEFAULT_OPTIONS, "scale": 1.0, "output_format": "gray8"}
+# sent over the wire: only options every backend version knows (a --baseline one too)
+WIRE_OPTIONS = {"style": "transparent", "threshold": "otsu", "scale": 1.0, "output_format": "gray8"}
+OPTIONS = {**proto.DEFAULT_OPTIONS, **WIRE_OPTIONS}  # in-process: every option filled in
 
 
 def untrained_default_model(directory: Path) -> Path:
@@ -148,7 +150,7 @@ def bench_size(side, cleaner, client, pid, repeats, flops_px, peak) -> dict:
         row["pipeline"] = speed(seconds, row["megapixels"], flops_px, peak)
     with MemoryWatch(pid) as memory:
         seconds = timed(
-            lambda: client.clean(payload, side, side, "gray8", OPTIONS, timeout=3600), repeats
+            lambda: client.clean(payload, side, side, "gray8", WIRE_OPTIONS, timeout=3600), repeats
         )
     row["end_to_end"] = speed(seconds, row["megapixels"], flops_px, peak)
     row["memory"] = {
@@ -166,7 +168,7 @@ def memory_row(side, client, pid, flops_px, peak) -> dict:
     payload = gray.tobytes()
     with MemoryWatch(pid) as memory:
         start = time.perf_counter()
-        client.clean(payload, side, side, "gray8", OPTIONS, timeout=3600)
+        client.clean(payload, side, side, "gray8", WIRE_OPTIONS, timeout=3600)
         seconds = time.perf_counter() - start
     del payload, gray
     print(f"  {side}² once: {seconds:.1f} s, +{memory.over_idle:.0f} MB", flush=True)
