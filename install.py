@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 import sketch_client  # noqa: E402  (stdlib + pyzmq; only its paths are used before pyzmq exists)
 
 MODEL_FILES = ("sketch-unet.keras", "sketch-unet.json")
+# the int8 copy for `--runtime openvino-int8` (python -m trainer.quantize), when there is one
+OPTIONAL_MODEL_FILES = ("sketch-unet-int8.xml", "sketch-unet-int8.bin", "sketch-unet-int8.json")
 EXAMPLE = ROOT / "examples" / "revoy_witch_rough.png"
 
 
@@ -49,7 +51,8 @@ class Installer:
 
     # -- steps
     def backend(self) -> None:
-        """A private virtual environment with TensorFlow/Keras and the backend in it."""
+        """A private virtual environment with TensorFlow/Keras, OpenVINO (the CPU runtime) and
+        the backend in it: `pip install` of this project brings its dependencies."""
         if self.python.exists():
             self.say(f"virtual environment exists: {self.venv}")
         else:
@@ -58,8 +61,8 @@ class Installer:
                 venv.EnvBuilder(with_pip=True, clear=False).create(self.venv)
         self.run(self.python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         self.say(
-            "installing TensorFlow, Keras, OpenCV, pyzmq and the backend "
-            "(the first time downloads about 700 MB)"
+            "installing TensorFlow, Keras, OpenVINO, OpenCV, pyzmq and the backend "
+            "(the first time downloads about 750 MB)"
         )
         self.run(self.python, "-m", "pip", "install", "--quiet", str(ROOT))
         self.done.append(f"backend environment: {self.venv}")
@@ -77,6 +80,9 @@ class Installer:
             target.mkdir(parents=True, exist_ok=True)
             for name in MODEL_FILES:
                 shutil.copy2(ROOT / "models" / name, target / name)
+            for name in OPTIONAL_MODEL_FILES:
+                if (ROOT / "models" / name).exists():
+                    shutil.copy2(ROOT / "models" / name, target / name)
         self.done.append(f"model: {target / MODEL_FILES[0]}")
         return target / MODEL_FILES[0]
 

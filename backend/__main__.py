@@ -10,7 +10,7 @@ import signal
 import sys
 
 import sketch_client as proto
-from backend import __version__, keys
+from backend import __version__, defaults, keys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
 
@@ -25,29 +25,51 @@ See docs/protocol.md for the wire protocol."""
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model and tiling")
+    group = parser.add_argument_group("model, runtime and tiling")
     group.add_argument(
         "--model", help="a .keras file (default: models/sketch-unet.keras or $SKETCH_CLEANUP_MODEL)"
     )
     group.add_argument(
-        "--tile", type=int, default=512, help="tile side in working px (%(default)s)"
+        "--runtime",
+        choices=defaults.RUNTIMES,
+        default=defaults.RUNTIME,
+        help="what runs the network: openvino (fast on a CPU), keras (TensorFlow, JAX or "
+        "PyTorch; use it on a GPU) or auto, which picks between them (%(default)s)",
+    )
+    group.add_argument(
+        "--tile",
+        type=int,
+        default=defaults.TILE,
+        help="largest tile side in working px; smaller images run whole (%(default)s)",
     )
     group.add_argument(
         "--overlap",
         type=int,
-        default=32,
-        help="overlap blended at each tile edge, px (%(default)s)",
+        default=defaults.OVERLAP,
+        help="overlap blended at each inner tile edge, px (%(default)s)",
     )
-    group.add_argument("--batch", type=int, default=4, help="tiles per device batch (%(default)s)")
+    group.add_argument(
+        "--batch", type=int, default=defaults.BATCH, help="tiles per network call (%(default)s)"
+    )
 
 
 def _add_limit_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits")
-    group.add_argument("--max-side", type=int, default=16384, help="px a side (%(default)s)")
     group.add_argument(
-        "--max-pixels", type=int, default=64_000_000, help="pixels per image (%(default)s)"
+        "--max-side", type=int, default=defaults.MAX_SIDE, help="px a side (%(default)s)"
     )
-    group.add_argument("--max-queue", type=int, default=32, help="jobs waiting (%(default)s)")
+    group.add_argument(
+        "--max-pixels", type=int, default=defaults.MAX_PIXELS, help="pixels per image (%(default)s)"
+    )
+    group.add_argument(
+        "--max-queue", type=int, default=defaults.MAX_QUEUE, help="jobs held (%(default)s)"
+    )
+    group.add_argument(
+        "--max-queued-bytes",
+        type=int,
+        default=defaults.MAX_QUEUED_BYTES,
+        help="pixel bytes held by those jobs; past it new jobs are told `busy` (%(default)s)",
+    )
 
 
 def _add_clean_options(parser: argparse.ArgumentParser) -> None:
@@ -88,17 +110,32 @@ def _number_or_word(value: str):
 
 
 def _cleaner(args):
+    from backend import tiling
     from backend.model import load
     from backend.pipeline import Cleaner, Settings
+    from backend.runtime import RuntimeUnavailable
 
-    model = load(args.model)
-    return Cleaner(model, Settings(tile=args.tile, overlap=args.overlap, batch=args.batch))
+    try:
+        model = load(args.model, args.runtime)
+    except (FileNotFoundError, RuntimeUnavailable) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    try:
+        settings = Settings(tile=args.tile, overlap=args.overlap, batch=args.batch)
+        tiling.check_settings(settings.tile, settings.overlap, settings.batch, model.multiple)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return Cleaner(model, settings)
 
 
 def _limits(args):
     from backend.server import Limits
 
-    return Limits(max_side=args.max_side, max_pixels=args.max_pixels, max_queue=args.max_queue)
+    return Limits(
+        max_side=args.max_side,
+        max_pixels=args.max_pixels,
+        max_queue=args.max_queue,
+        max_queued_bytes=args.max_queued_bytes,
+    )
 
 
 def _stop_on_signals(service) -> None:

@@ -1,7 +1,8 @@
 """Load the U-Net (.keras file plus its JSON model card) and run it on batches of tiles.
 
 Only public Keras 3 APIs are used, so this runs under TensorFlow, JAX or PyTorch. The
-trainer is never imported: the model file must load with built-in layers alone.
+trainer is never imported: the model file must load with built-in layers alone. The
+network then runs on the runtime chosen in backend/runtime.py (Keras or OpenVINO).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from backend import defaults
+from backend import runtime as runtimes
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL_NAME = "sketch-unet.keras"
@@ -72,7 +76,7 @@ def _auto_stroke_width(card: dict) -> float | None:
 
 @dataclass
 class LoadedModel:
-    """A Keras model with what the pipeline needs to know about it."""
+    """A Keras model, the runtime that runs it, and what the pipeline needs to know."""
 
     keras_model: object
     card: dict
@@ -81,14 +85,34 @@ class LoadedModel:
     multiple: int = 8
     stroke_width_px: float | None = None
     info: dict = field(default_factory=dict)
+    runtime: object = None  # a backend.runtime object; None: Keras directly
+
+    def __post_init__(self):
+        if self.runtime is None:
+            self.runtime = runtimes.KerasRuntime(self.keras_model, self.device)
+
+    @property
+    def runtime_name(self) -> str:
+        return self.runtime.name
+
+    @property
+    def bucket(self) -> int:
+        """Whole-frame shapes are padded to this (the runtime's cost of a new shape)."""
+        return max(self.multiple, self.runtime.bucket)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(N, H, W) float32 paper=1 → (N, H, W) float32 paper=1, H and W multiples of 8."""
-        out = self.keras_model.predict_on_batch(batch[..., None])
-        return np.asarray(out, dtype=np.float32)[..., 0]
+        return self.runtime.predict(batch)
 
 
-def load(path: str | os.PathLike | None = None) -> LoadedModel:
+def load(
+    path: str | os.PathLike | None = None, runtime_name: str = defaults.RUNTIME
+) -> LoadedModel:
+    """Load the model and its card, and prepare it on `runtime_name` (see backend/runtime.py).
+
+    Raises FileNotFoundError for a missing file and runtimes.RuntimeUnavailable when the
+    runtime asked for cannot run.
+    """
     import keras
 
     model_path = Path(path) if path else default_model_path()
@@ -98,11 +122,14 @@ def load(path: str | os.PathLike | None = None) -> LoadedModel:
         )
     keras_model = keras.saving.load_model(model_path, compile=False)
     card = read_card(model_path)
+    keras_device = describe_device()
+    chosen = runtimes.create(runtime_name, keras_model, keras_device, model_path)
     return LoadedModel(
         keras_model=keras_model,
         card=card,
         path=str(model_path),
-        device=describe_device(),
+        device=chosen.device,
+        runtime=chosen,
         multiple=int(card.get("input", {}).get("multiple", 8)),
         stroke_width_px=_auto_stroke_width(card),
     )

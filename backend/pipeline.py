@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import line_weight, pixels, postprocess, tiling
+from backend import defaults, line_weight, pixels, postprocess, tiling
 from backend.autoscale import estimate_stroke_width, working_scale
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
@@ -49,10 +49,10 @@ def line_width(gray: np.ndarray, requested) -> float | None:
 class Settings:
     """How the backend runs the network; fixed per process."""
 
-    tile: int = 512
-    overlap: int = 32
-    batch: int = 4
-    max_working_pixels: int = 64_000_000
+    tile: int = defaults.TILE
+    overlap: int = defaults.OVERLAP
+    batch: int = defaults.BATCH
+    max_working_pixels: int = defaults.MAX_WORKING_PIXELS
 
 
 class Cleaner:
@@ -71,7 +71,7 @@ class Cleaner:
     ) -> tuple[np.ndarray, dict]:
         """The network's soft output (1 = paper) at the input's size, and what was done."""
         peak = float(gray.max())
-        normalized = gray / peak if peak > 0 else gray
+        normalized = gray / peak if 0 < peak != 1 else gray  # no canvas-sized copy for nothing
         scale = working_scale(normalized, scale_option, self.model.stroke_width_px)
         height, width = normalized.shape
         limit = self.settings.max_working_pixels
@@ -88,7 +88,14 @@ class Cleaner:
 
         s = self.settings
         output, tiles = tiling.run_tiled(
-            working, self.model.predict, s.tile, s.overlap, s.batch, self.model.multiple, on_tiles
+            working,
+            self.model.predict,
+            s.tile,
+            s.overlap,
+            s.batch,
+            self.model.multiple,
+            on_tiles,
+            bucket=self.model.bucket,
         )
         return resize(output, height, width), {"scale": round(scale, 4), "tiles": tiles}
 
@@ -107,14 +114,17 @@ class Cleaner:
         gray, alpha = pixels.decode(payload, width, height, fmt)
         if not np.any(alpha > 0):
             raise ProtocolError("empty_image", "the layer has no visible pixel: nothing to clean")
+        del alpha  # big layers: each canvas-sized array is let go as soon as it is done with
 
         def on_tiles(done: int, total: int) -> None:
             if progress:
                 progress("inference", done, total)
 
-        output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
         width_px = line_width(gray, options["line_width"])
+        output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
+        del gray
         rgb, out_alpha = postprocess.compose(output, options, width_px)
+        del output
         result = pixels.encode(rgb, out_alpha, options["output_format"])
         done.update(
             line_width=None if width_px is None else round(width_px, 2),

@@ -34,14 +34,19 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 
 
 def decode(payload: bytes, width: int, height: int, fmt: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (gray composited onto white paper, alpha), both float32 HxW in [0, 1]."""
+    """Return (gray composited onto white paper, alpha), both float32 HxW in [0, 1].
+
+    Lean on memory for big layers: integer values are scaled in place, and a format without
+    alpha gets a read-only broadcast of ones (no bytes) instead of an alpha plane.
+    """
     channels, size, kind = FORMATS[fmt]
     data = np.frombuffer(payload, dtype=_dtype(fmt)).reshape(height, width, len(channels))
     if kind == "u":
-        values = data.astype(np.float32) / float(2 ** (8 * size) - 1)
+        values = data.astype(np.float32)
+        values /= np.float32(2 ** (8 * size) - 1)
     else:
         values = np.nan_to_num(data.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        values = np.clip(values, 0.0, 1.0)
+        np.clip(values, 0.0, 1.0, out=values)
     color = [i for i, c in enumerate(channels) if c != "A"]
     if kind == "f":
         values[..., color] = linear_to_srgb(values[..., color])
@@ -49,13 +54,33 @@ def decode(payload: bytes, width: int, height: int, fmt: str) -> tuple[np.ndarra
         gray = values[..., channels.index("Y")]
     else:
         gray = sum(_LUMA[c] * values[..., channels.index(c)] for c in "RGB")
-    alpha = values[..., channels.index("A")] if "A" in channels else np.ones_like(gray)
+    if "A" not in channels:
+        gray = np.ascontiguousarray(gray, dtype=np.float32)
+        return gray, np.broadcast_to(np.float32(1.0), gray.shape)
+    alpha = values[..., channels.index("A")]
     composited = gray * alpha + (1.0 - alpha)
-    return composited.astype(np.float32), alpha.astype(np.float32)
+    return composited.astype(np.float32, copy=False), np.ascontiguousarray(alpha)
+
+
+ENCODE_ROWS = 256  # rows encoded at a time: float temporaries stay a strip, not a canvas
 
 
 def encode(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> bytes:
-    """Pack sRGB-encoded rgb (HxWx3) and alpha (HxW), floats in [0, 1], as `fmt` bytes."""
+    """Pack sRGB-encoded rgb (HxWx3) and alpha (HxW), floats in [0, 1], as `fmt` bytes.
+
+    Works in strips of ENCODE_ROWS rows into the output buffer, so a big layer needs its
+    result bytes and a strip's floats, not several canvas-sized float copies.
+    """
+    channels, _, _ = FORMATS[fmt]
+    height, width = alpha.shape
+    out = np.empty((height, width, len(channels)), dtype=_dtype(fmt))
+    for y in range(0, height, ENCODE_ROWS):
+        rows = slice(y, y + ENCODE_ROWS)
+        out[rows] = _encode_strip(rgb[rows], alpha[rows], fmt)
+    return out.tobytes()
+
+
+def _encode_strip(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> np.ndarray:
     channels, size, kind = FORMATS[fmt]
     if "A" not in channels:  # nowhere to keep transparency: composite onto white paper
         rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
@@ -70,4 +95,4 @@ def encode(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> bytes:
     stacked = np.clip(stacked, 0.0, 1.0)
     if kind == "u":
         stacked = np.rint(stacked * float(2 ** (8 * size) - 1))
-    return np.ascontiguousarray(stacked.astype(_dtype(fmt))).tobytes()
+    return stacked.astype(_dtype(fmt))

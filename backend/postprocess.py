@@ -7,6 +7,24 @@ import numpy as np
 
 from backend import line_weight
 
+STRIP_ROWS = 512  # rows at a time where a canvas-sized float temporary is not needed
+
+
+def _as_uint8(output: np.ndarray) -> np.ndarray:
+    """rint(clip(output) × 255) as uint8, a strip at a time: 1 byte per pixel, no float copy."""
+    out = np.empty(output.shape, np.uint8)
+    for y in range(0, output.shape[0], STRIP_ROWS):
+        out[y : y + STRIP_ROWS] = np.rint(np.clip(output[y : y + STRIP_ROWS], 0.0, 1.0) * 255)
+    return out
+
+
+def _clipped_mean(output: np.ndarray, low: float, high: float) -> float:
+    if low >= 0.0 and high <= 1.0:
+        return float(output.mean())
+    rows = range(0, output.shape[0], STRIP_ROWS)
+    total = sum(float(np.clip(output[y : y + STRIP_ROWS], 0.0, 1.0).sum()) for y in rows)
+    return total / output.size
+
 
 def line_strength(output: np.ndarray, threshold) -> np.ndarray:
     """Alpha of the line layer (1 = line) from the network output (1 = paper).
@@ -14,21 +32,24 @@ def line_strength(output: np.ndarray, threshold) -> np.ndarray:
     otsu: Otsu's level on the output; mean: the original design's rule, pixels darker than
     the output's mean are line; none: soft, anti-aliased; a number: a fixed level.
     An output with almost no contrast (a blank page) has no lines, whatever the rule.
+    The output is read as clipped to [0, 1] (blending leaves it a hair outside) without a
+    clipped copy of the canvas. Returns a new float32 array (the caller may change it).
     """
-    output = np.clip(output, 0.0, 1.0)
+    raw_low, raw_high = float(output.min()), float(output.max())
+    low, high = min(max(raw_low, 0.0), 1.0), min(max(raw_high, 0.0), 1.0)
     if threshold == "none":
-        return 1.0 - output
-    if float(output.max() - output.min()) < 0.2:
+        strength = 1.0 - output
+        return np.clip(strength, 0.0, 1.0, out=strength)
+    if high - low < 0.2:
         level = 0.5
     elif threshold == "mean":
-        level = float(output.mean())
+        level = _clipped_mean(output, raw_low, raw_high)
     elif threshold == "otsu":
-        otsu, _ = cv2.threshold(
-            np.rint(output * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU
-        )
+        otsu, _ = cv2.threshold(_as_uint8(output), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         level = (otsu + 0.5) / 255.0
     else:
         level = float(threshold)
+    # for a level in (0, 1], output < level is clip(output) < level
     return (output < level).astype(np.float32)
 
 
@@ -59,9 +80,16 @@ def compose(
         strength = line_strength(output, options["threshold"])
     if line_width is not None:
         strength = line_weight.restroke(strength, line_width, anti_aliased(options))
-    strength = strength[..., None]
+    # Big layers: no canvas-sized plane that says nothing. One colour everywhere and an
+    # opaque alpha are zero-byte broadcasts; gray or black lines share one plane for R, G, B.
     if style == "transparent":
-        rgb = np.broadcast_to(color, strength.shape[:2] + (3,))
-        return np.ascontiguousarray(rgb, dtype=np.float32), strength[..., 0]
+        return np.broadcast_to(color, strength.shape + (3,)), strength
+    opaque = np.broadcast_to(np.float32(1.0), strength.shape)
+    if color[0] == color[1] == color[2]:
+        for y in range(0, strength.shape[0], STRIP_ROWS):  # in place, strip by strip
+            part = strength[y : y + STRIP_ROWS]
+            part[...] = color[0] * part + (1.0 - part)
+        return np.broadcast_to(strength[..., None], strength.shape + (3,)), opaque
+    strength = strength[..., None]
     rgb = color * strength + (1.0 - strength)
-    return rgb.astype(np.float32), np.ones(output.shape, dtype=np.float32)
+    return rgb.astype(np.float32), opaque

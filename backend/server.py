@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import zmq
 
 import sketch_client as proto
-from backend import __version__
+from backend import __version__, defaults
 from backend.pipeline import Cancelled, Cleaner
 
 log = logging.getLogger("backend")
@@ -29,9 +29,13 @@ PROGRESS_INTERVAL = 0.1
 
 @dataclass
 class Limits:
-    max_side: int = 16384
-    max_pixels: int = 64_000_000
-    max_queue: int = 32
+    """What one backend takes. Jobs held (running plus waiting) are capped in number and in
+    payload bytes, so a burst of large layers is told `busy` instead of exhausting memory."""
+
+    max_side: int = defaults.MAX_SIDE
+    max_pixels: int = defaults.MAX_PIXELS
+    max_queue: int = defaults.MAX_QUEUE
+    max_queued_bytes: int = defaults.MAX_QUEUED_BYTES
 
     @property
     def max_message_bytes(self) -> int:
@@ -96,6 +100,7 @@ class Service:
             "model": model.card,
             "model_path": model.path,
             "device": model.device,
+            "runtime": model.runtime_name,
             "limits": self.limits.as_dict(),
             "formats": sorted(proto.FORMATS),
             "defaults": proto.DEFAULT_OPTIONS,
@@ -238,6 +243,14 @@ class Service:
             if len(self.jobs) >= self.limits.max_queue:
                 raise proto.ProtocolError(
                     "busy", f"{len(self.jobs)} jobs are waiting; try again in a moment"
+                )
+            held = sum(len(held_job.payload or b"") for held_job in self.jobs.values())
+            if self.jobs and held + len(payload or b"") > self.limits.max_queued_bytes:
+                # a job alone is always taken (the size limits bound it); others wait
+                raise proto.ProtocolError(
+                    "busy",
+                    f"jobs waiting hold {held / 1e6:.0f} MB of pixels; this one would pass the "
+                    f"{self.limits.max_queued_bytes / 1e6:.0f} MB budget: try again in a moment",
                 )
             self.jobs[key] = job
             position = len(self.jobs) - 1

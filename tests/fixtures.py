@@ -42,9 +42,46 @@ def build_threshold_model():
     return model
 
 
-def save_test_model(directory: Path, stroke_width_px: float = 3.0) -> Path:
-    path = Path(directory) / "test-model.keras"
-    build_threshold_model().save(path)
+def build_small_unet(seed: int = 0):
+    """A two-level U-Net with the shipped model's kinds of layers (3x3 convolutions, batch
+    norm with non-trivial statistics, ReLU, max pooling, transposed convolution, skip
+    concatenation, sigmoid) and random weights: what a runtime must convert faithfully."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((None, None, 1), name="sketch")
+    skips, x = [], inp
+    for level, width in enumerate((8, 16)):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    for width, skip in zip((16, 8), reversed(skips), strict=True):
+        x = keras.layers.Conv2DTranspose(width, 2, strides=2, padding="same")(x)
+        x = keras.layers.Concatenate()([x, skip])
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    out = keras.layers.Conv2D(1, 1, activation="sigmoid")(x)
+    model = keras.Model(inp, out, name="small_unet")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                    rng.normal(0, 0.2, beta.shape).astype(np.float32),
+                    rng.normal(0, 0.3, mean.shape).astype(np.float32),
+                    rng.uniform(0.5, 2.0, var.shape).astype(np.float32),
+                ]
+            )
+    return model
+
+
+def save_test_model(directory: Path, stroke_width_px: float = 3.0, unet: bool = False) -> Path:
+    """The threshold model (or, with unet=True, the small random U-Net) and its card."""
+    path = Path(directory) / ("small-unet.keras" if unet else "test-model.keras")
+    (build_small_unet() if unet else build_threshold_model()).save(path)
     card = {
         "name": "threshold-test-model",
         "version": "test",

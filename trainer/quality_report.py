@@ -60,14 +60,14 @@ def adaptive(gray8: np.ndarray) -> np.ndarray:
     )
 
 
-def model_method(model_path: Path, **options):
-    """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline; ``run.last`` holds
-    what the pipeline reported (scale, seconds)."""
+def model_method(model_path: Path, runtime: str = "auto", **options):
+    """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline on `runtime`;
+    ``run.last`` holds what the pipeline reported (scale, seconds)."""
     import sketch_client as proto
     from backend.model import load
     from backend.pipeline import Cleaner
 
-    cleaner = Cleaner(load(model_path))
+    cleaner = Cleaner(load(model_path, runtime))
     merged = {**proto.DEFAULT_OPTIONS, "style": "white", "output_format": "gray8", **options}
 
     def run(gray8: np.ndarray, **override) -> np.ndarray:
@@ -343,15 +343,21 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--real", type=Path, action="append", help="folder of real sketches (default: examples/)"
     )
+    parser.add_argument(
+        "--runtime",
+        default="auto",
+        help="backend runtime for the model (auto, keras, openvino, openvino-bf16, ...): "
+        "compare a fast mode's scores with fp32's (%(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "quality.md")
     parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    cleaner, model_run = model_method(args.model)
+    cleaner, model_run = model_method(args.model, args.runtime)
     methods: dict[str, Method] = {
         "model": model_run,
-        "model, line_width auto": model_method(args.model, line_width="auto")[1],
+        "model, line_width auto": model_method(args.model, args.runtime, line_width="auto")[1],
     }
     if args.previous:
         methods["previous model"] = model_method(args.previous, line_width="model")[1]

@@ -124,12 +124,26 @@ def test_bad_option_and_missing_server_are_clear(tmp_path):
     assert out.returncode != 0 and "no Sketch Cleanup backend answers" in out.stderr
 
 
+def test_runtime_and_tiling_mistakes_are_explained(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    common = ["clean", str(frames), "-o", str(tmp_path / "o"), "--model", str(test_model)]
+    out = run_cli(*common, "--runtime", "openvino-int8")  # no int8 copy of the test model
+    assert out.returncode != 0 and "trainer.quantize" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run_cli(*common, "--tile", "100")
+    assert out.returncode != 0 and "multiple of 8" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli(*common, "--runtime", "keras", "--scale", "1")
+    assert out.returncode == 0 and "3 of 3 image(s) cleaned" in out.stdout, out.stderr
+
+
 def test_help_lists_every_command():
     out = run_cli("--help")
     assert out.returncode == 0
     assert "--line-width" in run_cli("clean", "--help").stdout
     for command in ("serve", "worker", "broker", "keys", "info", "clean"):
         assert command in out.stdout
+    serve = run_cli("serve", "--help")
+    assert "--runtime {auto,keras,openvino" in serve.stdout and "--max-queued-bytes" in serve.stdout
 
 
 def test_serve_on_a_taken_address(backend_server, test_model):

@@ -56,3 +56,21 @@ def test_float_garbage_is_clipped_not_propagated():
     bad = np.array([np.nan, np.inf, -5, 2], np.float32)
     gray, alpha = pixels.decode(bad.tobytes(), 1, 1, "rgbaf32")
     assert np.isfinite(gray).all() and 0 <= gray[0, 0] <= 1 and alpha[0, 0] == 1
+
+
+@pytest.mark.parametrize("fmt", sorted(proto.FORMATS))
+def test_encoding_in_strips_equals_one_pass(fmt, monkeypatch):
+    rng = np.random.default_rng(2)
+    rgb = rng.random((53, 31, 3)).astype(np.float32)
+    alpha = rng.random((53, 31)).astype(np.float32)
+    monkeypatch.setattr(pixels, "ENCODE_ROWS", 10**9)  # the whole canvas at once
+    whole = pixels.encode(rgb, alpha, fmt)
+    monkeypatch.setattr(pixels, "ENCODE_ROWS", 7)
+    assert pixels.encode(rgb, alpha, fmt) == whole
+
+
+def test_opaque_formats_decode_without_an_alpha_plane():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    decoded, alpha = pixels.decode(gray.tobytes(), 4, 3, "gray8")
+    np.testing.assert_allclose(decoded, gray / 255, atol=1e-7)
+    assert alpha.shape == (3, 4) and (alpha == 1).all() and alpha.strides == (0, 0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backend import tiling
+from backend import defaults, tiling
 from backend.model import LoadedModel
 from tests import fixtures
 
@@ -71,3 +71,73 @@ def test_tiled_matches_untiled_and_has_no_seams(model):
 def test_rejects_tiles_off_the_grid():
     with pytest.raises(ValueError):
         tiling.run_tiled(np.zeros((10, 10), np.float32), lambda b: b, tile=100, multiple=8)
+
+
+@pytest.mark.parametrize("shape", [(1056, 1056), (1001, 777), (5032, 3000), (8032, 8032)])
+def test_plan_uses_few_even_tiles_that_overlap_enough(shape):
+    tile, overlap = defaults.TILE, defaults.OVERLAP
+    layout = tiling.plan(*shape, tile=tile, overlap=overlap, multiple=8)
+    th, tw = layout["tile"]
+    assert th <= tile and tw <= tile
+    for starts, size, padded in (
+        (layout["ys"], th, layout["padded"][0]),
+        (layout["xs"], tw, layout["padded"][1]),
+    ):
+        assert starts[0] == 0 and starts[-1] + size == padded  # covered, edge to edge
+        assert all(
+            a + size - b >= 2 * overlap for a, b in zip(starts[:-1], starts[1:], strict=True)
+        )
+        assert all(s % 8 == 0 for s in starts)
+    computed = len(layout["origins"]) * th * tw
+    assert computed <= 1.2 * shape[0] * shape[1]  # overlap costs at most a fifth more
+
+
+def test_a_1024_layer_runs_whole_in_one_pass():
+    m = tiling.MARGIN
+    layout = tiling.plan(1024 + 2 * m, 1024 + 2 * m, defaults.TILE, defaults.OVERLAP, 8)
+    assert layout["origins"] == [(0, 0)]
+
+
+def reference_tiled(image, predict, tile, overlap, multiple=8):
+    """The earlier implementation's blend: pad the canvas, sum window-weighted tiles and
+    their windows into two canvas-sized arrays, divide (here on the new layout)."""
+    m = tiling.MARGIN
+    height, width = image.shape
+    layout = tiling.plan(height + 2 * m, width + 2 * m, tile, overlap, multiple)
+    th, tw = layout["tile"]
+    padded = np.full(layout["padded"], tiling.PAPER, np.float32)
+    padded[m : m + height, m : m + width] = image
+    ry = tiling._ramp(th, overlap) if len(layout["ys"]) > 1 else np.ones(th, np.float32)
+    rx = tiling._ramp(tw, overlap) if len(layout["xs"]) > 1 else np.ones(tw, np.float32)
+    window = np.outer(ry, rx)
+    total = np.zeros(layout["padded"], np.float32)
+    weight = np.zeros(layout["padded"], np.float32)
+    for y, x in layout["origins"]:
+        pred = predict(padded[None, y : y + th, x : x + tw])[0]
+        total[y : y + th, x : x + tw] += pred * window
+        weight[y : y + th, x : x + tw] += window
+    return (total / weight)[m : m + height, m : m + width]
+
+
+def test_streamed_output_equals_the_canvas_sized_blend(model):
+    image = fixtures.drawing(1300, 900, seed=8).astype(np.float32) / 255
+    streamed, tiles = tiling.run_tiled(image, model.predict, tile=512, overlap=32, batch=3)
+    assert tiles == 6
+    expected = reference_tiled(image, model.predict, 512, 32)
+    np.testing.assert_allclose(streamed, expected, atol=2e-6)
+
+
+def test_tiling_allocates_little_beyond_its_output():
+    """Bytes, not time: numpy reports its buffers to tracemalloc."""
+    import tracemalloc
+
+    image = np.random.default_rng(1).random((3000, 2000)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        tiling.run_tiled(image, lambda batch: batch * 0.5, tile=512, overlap=32, batch=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    output = image.nbytes
+    tile_batches = 4 * 2 * 512 * 512 * 4  # a batch, its prediction, and weighted copies
+    assert peak < output + tile_batches + 1_000_000, peak / image.size

@@ -1,0 +1,31 @@
+"""Memory of a whole clean, in bytes (not time): numpy reports its buffers to tracemalloc.
+
+The network runtime's own buffers are not counted here (bounded by the tile size); the
+benchmark measures the backend process's peak as a whole (bench/bench_backend.py).
+"""
+
+import tracemalloc
+
+import pytest
+
+import sketch_client as proto
+from backend.model import load
+from backend.pipeline import Cleaner
+from tests import fixtures
+
+
+@pytest.mark.parametrize("style", ["transparent", "white"])
+def test_a_big_layer_needs_a_few_bytes_per_pixel_of_arrays(test_model, style):
+    side = 3000
+    payload = fixtures.drawing(side, side, seed=9).tobytes()
+    cleaner = Cleaner(load(test_model, "keras"))
+    options = {**proto.DEFAULT_OPTIONS, "style": style, "scale": 1.0, "output_format": "gray8"}
+    tracemalloc.start()
+    try:
+        result, done = cleaner.clean(payload, side, side, "gray8", options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result) == side * side and done["tiles"] > 1
+    # the canvas-sized pipeline needed about 52 B/px here; now ~10 plus a few tile buffers
+    assert peak < 14 * side * side, peak / (side * side)
