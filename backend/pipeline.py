@@ -35,7 +35,7 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def line_width(gray: np.ndarray, requested) -> float | None:
     """Width in canvas px to re-stroke the lines at; None keeps the network's own.
 
-    auto: the input sketch's main stroke width, within line_weight.AUTO_WIDTH_RANGE.
+    auto: one pencil pass of the sketch's measured stroke (line_weight.auto_width).
     """
     if requested == "model":
         return None

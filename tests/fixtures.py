@@ -48,6 +48,7 @@ def build_small_unet(seed: int = 0):
     concatenation, sigmoid) and random weights: what a runtime must convert faithfully."""
     import keras
 
+    keras.utils.set_random_seed(seed)  # the convolutions' initial weights too
     rng = np.random.default_rng(seed)
     inp = keras.Input((None, None, 1), name="sketch")
     skips, x = [], inp
