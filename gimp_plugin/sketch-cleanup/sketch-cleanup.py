@@ -55,7 +55,7 @@ DETAIL_LABELS = {
 }
 LINE_WEIGHT_LABELS = {
     "model": "As the model draws them",
-    "auto": "Automatic (the sketch's stroke width)",
+    "auto": "Automatic (one pencil pass wide)",
     "custom": "Custom width",
 }
 

@@ -24,7 +24,7 @@ SCALE_LABELS = {
 }
 LINE_WEIGHT_LABELS = {
     "model": "As the model draws them",
-    "auto": "Automatic (the sketch's stroke width)",
+    "auto": "Automatic (one pencil pass wide)",
     "width": "Fixed width",
 }
 
@@ -85,8 +85,8 @@ class OptionsDialog(QtWidgets.QDialog):
 
         self.line_weight = _combo("line_weight", LINE_WEIGHT_LABELS, options.line_weight)
         self.line_weight.setToolTip(
-            "Redraw every line at one even width around its centre line; automatic uses "
-            "the sketch's main stroke width (1-4 px)"
+            "Redraw every line at one even width around its centre line; automatic inks "
+            "one pencil pass of the sketch's main stroke (1-4 px)"
         )
         self.line_width = QtWidgets.QDoubleSpinBox()
         self.line_width.setObjectName("line_width")
