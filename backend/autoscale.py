@@ -104,7 +104,11 @@ def working_scale(gray: np.ndarray, requested, model_width: float | None) -> flo
     """Factor the sketch is resized by before the network; ``requested``: 'auto' or a number."""
     if requested != "auto":
         return float(requested)
-    measured = estimate_stroke_width(gray)
+    return scale_for(estimate_stroke_width(gray), model_width)
+
+
+def scale_for(measured: float | None, model_width: float | None) -> float:
+    """Auto scale from a sketch's measured stroke width (1 when either width is unknown)."""
     if not measured or not model_width:
         return 1.0
     low, high = AUTO_SCALE_RANGE

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from backend import defaults, line_weight, pixels, postprocess, tiling
-from backend.autoscale import estimate_stroke_width, working_scale
+from backend.autoscale import estimate_stroke_width, scale_for, working_scale
 from backend.model import LoadedModel
 from sketch_client import ProtocolError
 
@@ -32,7 +32,7 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def line_width(gray: np.ndarray, requested) -> float | None:
+def line_width(measured: float | None, requested) -> float | None:
     """Width in canvas px to re-stroke the lines at; None keeps the network's own.
 
     auto: one pencil pass of the sketch's measured stroke (line_weight.auto_width).
@@ -41,8 +41,7 @@ def line_width(gray: np.ndarray, requested) -> float | None:
         return None
     if requested != "auto":
         return float(requested)
-    peak = float(gray.max())
-    return line_weight.auto_width(estimate_stroke_width(gray / peak if peak > 0 else gray))
+    return line_weight.auto_width(measured)
 
 
 @dataclass
@@ -120,8 +119,15 @@ class Cleaner:
             if progress:
                 progress("inference", done, total)
 
-        width_px = line_width(gray, options["line_width"])
-        output, done = self.network_output(gray, options["scale"], on_tiles, should_stop)
+        scale = options["scale"]
+        measured = None
+        if "auto" in (scale, options["line_width"]):  # one measure serves both
+            peak = float(gray.max())
+            measured = estimate_stroke_width(gray / peak if 0 < peak != 1 else gray)
+            if scale == "auto":
+                scale = scale_for(measured, self.model.stroke_width_px)
+        width_px = line_width(measured, options["line_width"])
+        output, done = self.network_output(gray, scale, on_tiles, should_stop)
         del gray
         rgb, out_alpha = postprocess.compose(output, options, width_px)
         del output
