@@ -144,7 +144,7 @@ def real(model_run, methods: dict[str, Method], sketches, images: Path) -> dict:
     results = {}
     for name, gray in sketches:
         outputs = {m: method(gray) for m, method in methods.items()}
-        auto = model_run(gray)
+        auto = outputs["model"]  # model_run is methods["model"]: its run is not repeated
         info = dict(model_run.last)
         at_one = model_run(gray, scale=1.0)
         columns = [
