@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-import sketch_client  # noqa: E402  (stdlib + pyzmq; only its paths are used before pyzmq exists)
+from sketch_kit import local, protocol  # noqa: E402  (the standard library only)
 
 MODEL_FILES = ("sketch-unet.keras", "sketch-unet.json")
 # the int8 copy for `--runtime openvino-int8` (python -m trainer.quantize), when there is one
@@ -91,7 +91,7 @@ class Installer:
         config = {
             "command": [str(self.python), "-m", "backend", "serve", "--idle-exit", "3600"],
             "env": {"SKETCH_CLEANUP_MODEL": str(model)},
-            "endpoint": sketch_client.DEFAULT_ENDPOINT,
+            "endpoint": protocol.DEFAULT_ENDPOINT,
             "installed_from": str(ROOT),
             "installed": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
@@ -158,7 +158,7 @@ class Installer:
 
     def _wait_ready(self, endpoint: str, backend: subprocess.Popen, log_path: Path) -> None:
         probe = (
-            "import sys, sketch_client as c; cl = c.Client(sys.argv[1]); "
+            "import sys; from sketch_kit.client import Client; cl = Client(sys.argv[1]); "
             "print(cl.info(timeout=2.0)['device'])"
         )
         deadline = time.monotonic() + 180
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Install Sketch Cleanup: the backend with its model, then check it by "
         "cleaning an example sketch.",
-        epilog=f"Installs into {sketch_client.data_dir()} (set SKETCH_CLEANUP_HOME to change it).",
+        epilog=f"Installs into {local.data_dir()} (set SKETCH_CLEANUP_HOME to change it).",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
     parser.add_argument("--uninstall", action="store_true", help="remove what was installed")
@@ -248,7 +248,7 @@ def main(argv=None) -> int:
         help="which editors to install the plugin into (%(default)s)",
     )
     args = parser.parse_args(argv)
-    installer = Installer(sketch_client.data_dir(), args.dry_run)
+    installer = Installer(local.data_dir(), args.dry_run)
     try:
         if args.uninstall:
             installer.editors(args.editor, uninstall=True)

@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 
-import sketch_client as proto
 from backend import __version__, defaults, keys
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
 
@@ -80,21 +81,25 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
         default="white",
         help="transparent layer, lines on white, or soft gray (%(default)s)",
     )
-    group.add_argument("--color", default="#000000", help="line colour (%(default)s)")
+    group.add_argument(
+        "--color", default=proto.CleanOptions.color, help="line colour (%(default)s)"
+    )
     group.add_argument(
         "--threshold",
-        default="otsu",
+        default=proto.CleanOptions.threshold,
         help="otsu, mean, none (soft) or a level in (0, 1) (%(default)s)",
     )
     group.add_argument(
         "--scale",
-        default="auto",
-        help="working resolution: auto or a factor in [0.1, 4] (%(default)s)",
+        default=proto.CleanOptions.scale,
+        help="working resolution: auto or a factor in [{:g}, {:g}] (%(default)s)".format(
+            *proto.SCALE_RANGE
+        ),
     )
     low, high = proto.LINE_WIDTH_RANGE
     group.add_argument(
         "--line-width",
-        default=proto.DEFAULT_OPTIONS["line_width"],
+        default=proto.CleanOptions.line_width,
         metavar="auto|model|PX",
         help="redraw every line this wide, centred: auto (the sketch's main stroke width, "
         f"1-4 px), model (as the network draws them) or a width in px in [{low:g}, {high:g}] "
@@ -209,7 +214,7 @@ def cmd_keys(args) -> int:
 
 def cmd_info(args) -> int:
     server_key = keys.load_public(args.server_key) if args.server_key else None
-    with proto.Client(args.server, server_key=server_key) as client:
+    with Client(args.server, server_key=server_key) as client:
         try:
             print(json.dumps(client.info(timeout=args.timeout), indent=2))
         except proto.BackendError as exc:
@@ -221,15 +226,14 @@ def cmd_info(args) -> int:
 def cmd_clean(args) -> int:
     from backend import batch
 
-    options = {
-        "style": args.style,
-        "color": args.color,
-        "threshold": _number_or_word(args.threshold),
-        "scale": _number_or_word(args.scale),
-        "line_width": _number_or_word(args.line_width),
-    }
     try:
-        proto.check_options(options, "gray8")
+        options = proto.CleanOptions(
+            style=args.style,
+            color=args.color,
+            threshold=_number_or_word(args.threshold),
+            scale=_number_or_word(args.scale),
+            line_width=_number_or_word(args.line_width),
+        )
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
     files = batch.plan(args.inputs, args.output)  # refuse clashes before loading the model

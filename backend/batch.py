@@ -18,7 +18,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-import sketch_client as proto
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from sketch_kit.protocol import CleanOptions
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
@@ -106,9 +108,9 @@ def read_image(path: Path) -> tuple[bytes, int, int, str]:
     return np.ascontiguousarray(image).tobytes(), image.shape[1], image.shape[0], fmt
 
 
-def output_format(options: dict) -> str:
+def output_format(options: CleanOptions) -> str:
     """PNG files: gray for black on white, BGRA (cv2's order) otherwise."""
-    if options["style"] != "transparent" and options["color"] == "#000000":
+    if options.style != "transparent" and options.color == "#000000":
         return "gray8"
     return "bgra8"
 
@@ -134,11 +136,11 @@ def write_image(path: Path, pixels: bytes, width: int, height: int, fmt: str) ->
         raise
 
 
-def run(files, out_dir, options, cleaner=None, endpoint=None, server_key=None) -> int:
+def run(files, out_dir, options: CleanOptions, cleaner=None, endpoint=None, server_key=None) -> int:
     """Clean every (file, output path) of plan(); returns how many failed (each failure is
     reported, others go on)."""
     out_dir = Path(out_dir)
-    client = proto.Client(endpoint, server_key=server_key) if endpoint else None
+    client = Client(endpoint, server_key=server_key) if endpoint else None
     failures = 0
     bar = tqdm(files, unit="img", desc="cleaning")
     try:
@@ -146,19 +148,12 @@ def run(files, out_dir, options, cleaner=None, endpoint=None, server_key=None) -
             bar.set_postfix_str(source.name)
             try:
                 pixels, width, height, fmt = read_image(source)
-                wanted = {
-                    **options,
-                    "output_format": output_format({**proto.DEFAULT_OPTIONS, **options}),
-                }
+                wanted = options.replace(output_format=output_format(options))
                 if client is not None:
                     _, result = client.clean(pixels, width, height, fmt, wanted)
                 else:
-                    header = {"width": width, "height": height, "format": fmt, "options": wanted}
-                    full = proto.check_clean(
-                        header, len(pixels), {"max_side": 1 << 30, "max_pixels": 1 << 40}
-                    )
-                    result, _ = cleaner.clean(pixels, width, height, fmt, full)
-                write_image(target, result, width, height, wanted["output_format"])
+                    result, _ = cleaner.clean(pixels, width, height, fmt, wanted)
+                write_image(target, result, width, height, wanted.output_format)
             except proto.BackendUnavailable:
                 raise
             except (ValueError, OSError, proto.BackendError, proto.ProtocolError) as exc:

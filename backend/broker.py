@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import zmq
 
-import sketch_client as proto
 from backend import __version__
 from backend.server import HEARTBEAT_SECONDS, Limits, make_socket
+from sketch_kit import protocol as proto
 
 log = logging.getLogger("backend.broker")
 WORKER_TIMEOUT = 5 * HEARTBEAT_SECONDS
@@ -31,7 +31,6 @@ class Worker:
     info: dict
     last_seen: float
     job: tuple[bytes, str] | None = None
-    jobs_done: int = 0
     cancel_sent: bool = False  # its job's client left and the worker was told to stop
 
 
@@ -172,7 +171,6 @@ class Broker:
         if header.get("type") in proto.FINAL_TYPES and worker.job == (target, header.get("id")):
             worker.job = None
             worker.cancel_sent = False
-            worker.jobs_done += 1
             self.idle.append(identity)
 
     def _drop_silent_workers(self, clients: zmq.Socket) -> None:

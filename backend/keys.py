@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -10,43 +9,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-LOOPBACK_NAMES = {"localhost"}
-
-
-def bind_host(endpoint: str) -> str | None:
-    """The interface libzmq binds for a tcp:// endpoint, or None when it is not plain.
-
-    Read the way libzmq reads it, not with urlsplit: `tcp://0.0.0.0:1@127.0.0.1` binds
-    0.0.0.0 while urlsplit says 127.0.0.1. Anything with a source part (`@`, `;`) or
-    userinfo is not plain.
-    """
-    rest = endpoint.split("://", 1)[1] if "://" in endpoint else ""
-    if not rest or any(c in rest for c in "@;/?# \t"):
-        return None
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host or not port:
-        return None
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host
-
-
-def is_local(endpoint: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// on a loopback address (as libzmq binds it)."""
-    scheme = endpoint.split("://", 1)[0]
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp":
-        return False
-    host = bind_host(endpoint)
-    if host is None:
-        return False
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # an interface name or a host name: not provably loopback
-        return False
+from sketch_kit.protocol import is_local
 
 
 def _certificate(public: bytes, secret: bytes | None) -> str:

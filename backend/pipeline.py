@@ -17,7 +17,7 @@ import numpy as np
 from backend import defaults, line_weight, pixels, postprocess, tiling
 from backend.autoscale import estimate_stroke_width, scale_for, working_scale
 from backend.model import LoadedModel
-from sketch_client import ProtocolError
+from sketch_kit.protocol import CleanOptions, ProtocolError
 
 
 class Cancelled(Exception):
@@ -104,7 +104,7 @@ class Cleaner:
         width: int,
         height: int,
         fmt: str,
-        options: dict,
+        options: CleanOptions,
         progress: Callable[[str, int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> tuple[bytes, dict]:
@@ -119,24 +119,25 @@ class Cleaner:
             if progress:
                 progress("inference", done, total)
 
-        scale = options["scale"]
+        scale = options.scale
         measured = None
-        if "auto" in (scale, options["line_width"]):  # one measure serves both
+        if "auto" in (scale, options.line_width):  # one measure serves both
             peak = float(gray.max())
             measured = estimate_stroke_width(gray / peak if 0 < peak != 1 else gray)
             if scale == "auto":
                 scale = scale_for(measured, self.model.stroke_width_px)
-        width_px = line_width(measured, options["line_width"])
+        width_px = line_width(measured, options.line_width)
         output, done = self.network_output(gray, scale, on_tiles, should_stop)
         del gray
         rgb, out_alpha = postprocess.compose(output, options, width_px)
         del output
-        result = pixels.encode(rgb, out_alpha, options["output_format"])
+        out_format = options.output_format or fmt
+        result = pixels.encode(rgb, out_alpha, out_format)
         done.update(
             line_width=None if width_px is None else round(width_px, 2),
             width=width,
             height=height,
-            format=options["output_format"],
+            format=out_format,
             seconds=round(time.perf_counter() - started, 4),
         )
         return result, done

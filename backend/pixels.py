@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketch_client import FORMATS
+from sketch_kit.protocol import FORMATS
 
 _DTYPES = {
     ("u", 1): np.uint8,

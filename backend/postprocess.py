@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from backend import line_weight
+from sketch_kit.protocol import CleanOptions
 
 STRIP_ROWS = 512  # rows at a time where a canvas-sized float temporary is not needed
 
@@ -57,27 +58,27 @@ def parse_color(color: str) -> np.ndarray:
     return np.array([int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5)], dtype=np.float32)
 
 
-def anti_aliased(options: dict) -> bool:
+def anti_aliased(options: CleanOptions) -> bool:
     """Whether re-stroked lines get soft edges: the soft and transparent styles (a layer
     meant to sit over other art) and threshold none; the white style's lines stay whole
     pixels, two-tone like its thresholded lines."""
-    return options["style"] in ("soft", "transparent") or options["threshold"] == "none"
+    return options.style in ("soft", "transparent") or options.threshold == "none"
 
 
 def compose(
-    output: np.ndarray, options: dict, line_width: float | None = None
+    output: np.ndarray, options: CleanOptions, line_width: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rgb HxWx3, alpha HxW) of the result layer, sRGB floats in [0, 1].
 
     line_width: redraw the lines this many px wide around their centre lines (None: as
     the network drew them).
     """
-    color = parse_color(options["color"])
-    style = options["style"]
+    color = parse_color(options.color)
+    style = options.style
     if style == "soft":
         strength = 1.0 - np.clip(output, 0.0, 1.0)
     else:
-        strength = line_strength(output, options["threshold"])
+        strength = line_strength(output, options.threshold)
     if line_width is not None:
         strength = line_weight.restroke(strength, line_width, anti_aliased(options))
     # Big layers: no canvas-sized plane that says nothing. One colour everywhere and an

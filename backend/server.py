@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 
 import zmq
 
-import sketch_client as proto
 from backend import __version__, defaults
 from backend.pipeline import Cancelled, Cleaner
+from sketch_kit import protocol as proto
+from sketch_kit.client import use_curve_client
 
 log = logging.getLogger("backend")
 
@@ -127,7 +128,7 @@ class Service:
     def work(self, broker_endpoint: str, curve_server_key: bytes | None = None) -> None:
         """Connect to a broker as one of its workers and serve its clients until stop()."""
         sock = make_socket(self.context, zmq.DEALER, self.limits)
-        proto.use_curve_client(sock, curve_server_key)
+        use_curve_client(sock, curve_server_key)
         sock.connect(broker_endpoint)
         log.info(
             "worker of %s (model %s, %s)",

@@ -37,9 +37,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-import sketch_client as proto  # noqa: E402
+from sketch_kit import protocol as proto  # noqa: E402
+from sketch_kit.client import Client  # noqa: E402
 from backend import defaults  # noqa: E402
-from tests import fixtures  # noqa: E402
+from tests.support import fixtures  # noqa: E402
 
 NETWORK_MAX_SIDE = 2048  # the whole-frame network pass needs ~280 B/px: 4096² would be 5 GB
 # sent over the wire: only options every backend version knows (a --baseline one too)
@@ -208,7 +209,7 @@ def bench_runtime(label, server_args, cwd, cleaner, args, tmp, flops_px, peak) -
     print(f"  started and answering in {startup} s ({info['device']})", flush=True)
     rows = []
     try:
-        with proto.Client(endpoint, stall_timeout=600) as client:
+        with Client(endpoint, stall_timeout=600) as client:
             for side in args.sizes:
                 row = bench_size(side, cleaner, client, proc.pid, args.repeats, flops_px, peak)
                 rows.append(

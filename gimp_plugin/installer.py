@@ -1,6 +1,6 @@
 """Installs the GIMP 3 plug-in; install.py calls `install(installer, uninstall=False)`.
 
-The plug-in folder `sketch-cleanup/` (plus sketch_client.py) goes into GIMP 3's user
+The plug-in folder `sketch-cleanup/` (plus the editor kit, `sketch_kit/`) goes into GIMP 3's user
 plug-ins folder of every GIMP 3 found:
 
     Linux      ~/.config/GIMP/3.0/plug-ins              ($XDG_CONFIG_HOME honoured)
@@ -32,7 +32,8 @@ from pathlib import Path
 PLUGIN = "sketch-cleanup"
 SOURCE = Path(__file__).resolve().parent / PLUGIN
 ROOT = SOURCE.parent.parent
-FILES = (f"{PLUGIN}.py", "cleanup_support.py")
+FILES = (f"{PLUGIN}.py", "gimp_document.py")
+KIT = ROOT / "sketch_kit"  # the shared editor kit
 VENDOR_STAMP = ".sketch-cleanup-python"
 FLATPAK_ID = "org.gimp.GIMP"
 MENU = "Filters ▸ Artistic ▸ Clean Sketch…"
@@ -200,10 +201,11 @@ def _copy_plugin(installer, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         shutil.copyfile(SOURCE / name, dest / name)
-    shutil.copyfile(ROOT / "sketch_client.py", dest / "sketch_client.py")
+    shutil.rmtree(dest / KIT.name, ignore_errors=True)
+    shutil.copytree(KIT, dest / KIT.name, ignore=shutil.ignore_patterns("__pycache__"))
+    for stale in ("cleanup_support.py", "sketch_client.py"):  # an older version's modules
+        (dest / stale).unlink(missing_ok=True)
     (dest / f"{PLUGIN}.py").chmod(0o755)  # GIMP silently ignores a plug-in it cannot execute
-    for name in ("cleanup_support.py", "sketch_client.py"):
-        (dest / name).chmod(0o644)
     shutil.rmtree(dest / "__pycache__", ignore_errors=True)
 
 

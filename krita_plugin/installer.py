@@ -37,7 +37,7 @@ ROOT = HERE.parent
 PACKAGE = HERE / NAME
 DESKTOP = HERE / f"{NAME}.desktop"
 ACTIONS = HERE / f"{NAME}.action"
-CLIENT = ROOT / "sketch_client.py"
+KIT = ROOT / "sketch_kit"  # the shared editor kit, copied into the plugin's kit/
 VENDOR_MARKER = "VENDORED_FOR"
 FLATPAK_ID = "org.kde.krita"
 
@@ -351,7 +351,7 @@ def _copy_plugin(installer, target: KritaTarget) -> None:
             shutil.copytree(path, package / path.name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(path, package / path.name)
-    shutil.copy2(CLIENT, package / CLIENT.name)
+    shutil.copytree(KIT, package / "kit" / KIT.name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(DESKTOP, target.pykrita / DESKTOP.name)
     actions = target.resources / "actions"
     actions.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests import fixtures  # noqa: E402
+from tests.support import fixtures  # noqa: E402
+from tests.support.krita_home import install_plugin  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def test_model(tmp_path_factory) -> Path:
     return fixtures.save_test_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def installed_home(tmp_path_factory) -> Path:
+    """A HOME with the Krita plugin installed by the real installer (no Krita needed)."""
+    return install_plugin(tmp_path_factory.mktemp("krita-installed"))
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +44,25 @@ def backend_server(test_model, tmp_path_factory):
     try:
         fixtures.wait_ready(endpoint, proc, log)
         yield {"endpoint": endpoint, "proc": proc, "log": log}
+    finally:
+        fixtures.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def curve_backend(test_model, tmp_path_factory):
+    """A real backend that only speaks CURVE (python -m backend keys; --curve-secret)."""
+    import zmq.auth
+
+    keys = tmp_path_factory.mktemp("curve-keys")
+    public, secret = zmq.auth.create_certificates(keys, "server")
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    log = keys / "backend.log"
+    args = ["serve", "--bind", endpoint, "--model", str(test_model), "--curve-secret", secret]
+    proc = fixtures.start_backend(args, log)
+    try:
+        server_key = zmq.auth.load_certificate(public)[0]
+        fixtures.wait_ready(endpoint, proc, log, server_key=server_key)
+        yield {"endpoint": endpoint, "public": Path(public), "keys": keys}
     finally:
         fixtures.stop(proc)
 

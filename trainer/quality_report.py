@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sketch_kit.protocol import CleanOptions
 from trainer.line_metrics import (
     TOLERANCES,
     all_scores,
@@ -63,16 +64,15 @@ def adaptive(gray8: np.ndarray) -> np.ndarray:
 def model_method(model_path: Path, runtime: str = "auto", **options):
     """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline on `runtime`;
     ``run.last`` holds what the pipeline reported (scale, seconds)."""
-    import sketch_client as proto
     from backend.model import load
     from backend.pipeline import Cleaner
 
     cleaner = Cleaner(load(model_path, runtime))
-    merged = {**proto.DEFAULT_OPTIONS, "style": "white", "output_format": "gray8", **options}
+    merged = CleanOptions(**{"style": "white", "output_format": "gray8", **options})
 
     def run(gray8: np.ndarray, **override) -> np.ndarray:
         h, w = gray8.shape
-        out, info = cleaner.clean(gray8.tobytes(), w, h, "gray8", {**merged, **override})
+        out, info = cleaner.clean(gray8.tobytes(), w, h, "gray8", merged.replace(**override))
         run.last = info
         return np.frombuffer(out, np.uint8).reshape(h, w)
 

@@ -1,19 +1,31 @@
 """Sketch Cleanup for Krita: Filter ▸ Clean Sketch turns a rough sketch into clean lines.
 
-pyzmq comes from the `vendor` folder that install.py fills for Krita's own Python (Krita
-ships none); when that fails to import (say Krita moved to a new Python) the editor's own
-site-packages are tried. `sketch_client.py` (the shared protocol client) sits next to this
-file. Outside Krita (tests, tools) importing the package registers nothing.
+The shared editor kit (`sketch_kit`) sits in `kit/`, where install.py copies it; in a
+checkout the repository's own copy is used. pyzmq comes from the `vendor` folder that
+install.py fills for Krita's own Python (Krita ships none); when that fails to import (say
+Krita moved to a new Python) the editor's own site-packages are tried. Outside Krita (tests,
+tools) importing the package registers nothing.
 """
 
 import os
 import sys
 
-VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor")
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENDOR = os.path.join(HERE, "vendor")
+KIT = os.path.join(HERE, "kit")
+CHECKOUT = os.path.dirname(os.path.dirname(HERE))  # krita_plugin/sketch_cleanup -> root
 ZMQ_IMPORT_ERROR = None
 
 
-def _import_zmq():
+def _find_kit() -> None:
+    for folder in (KIT, CHECKOUT):
+        if os.path.isdir(os.path.join(folder, "sketch_kit")):
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            return
+
+
+def _import_zmq() -> None:
     global ZMQ_IMPORT_ERROR
     if os.path.isdir(VENDOR) and VENDOR not in sys.path:
         sys.path.insert(0, VENDOR)
@@ -35,6 +47,7 @@ def _import_zmq():
             pass
 
 
+_find_kit()
 _import_zmq()
 
 try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import atexit
 
-from krita import Extension, Krita
+from krita import Extension
 
-from .clean import Controller
+from . import document
 from .qt import QtWidgets
+from .run import Controller
 
 CLEAN_ACTION = "sketch_cleanup_clean"
 OPTIONS_ACTION = "sketch_cleanup_options"
@@ -23,9 +24,7 @@ class SketchCleanupExtension(Extension):
         app = QtWidgets.QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(shutdown)
-        notifier = Krita.instance().notifier()
-        notifier.setActive(True)
-        notifier.applicationClosing.connect(shutdown)
+        document.on_application_closing(shutdown)
         atexit.register(shutdown)
 
     def createActions(self, window) -> None:

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import sys
 
+from . import document
 from .qt import QtWidgets, exec_dialog
 
 TITLE = "Sketch Cleanup"
 
 
-def main_window():
-    """The active Krita main window (a QMainWindow), or None."""
-    try:
-        from krita import Krita
-
-        window = Krita.instance().activeWindow()
-        return window.qwindow() if window is not None else None
-    except Exception:  # noqa: BLE001 - no window is a normal state while Krita closes
-        return None
-
-
-def _batchmode() -> bool:
-    try:
-        from krita import Krita
-
-        return bool(Krita.instance().batchmode())
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def _box(icon, text: str, details: str | None) -> None:
-    if _batchmode():  # scripts driving Krita in batch mode must not be stopped by a box
+    if document.batch_mode():  # scripts driving Krita in batch mode must not be stopped
         print(f"{TITLE}: {text}" + (f"\n{details}" if details else ""), file=sys.stderr)
         return
-    box = QtWidgets.QMessageBox(main_window())
+    box = QtWidgets.QMessageBox(document.main_window())
     box.setIcon(icon)
     box.setWindowTitle(TITLE)
     box.setText(text)
@@ -51,18 +32,3 @@ def error(text: str, details: str | None = None) -> None:
 
 def info(text: str, details: str | None = None) -> None:
     _box(QtWidgets.QMessageBox.Icon.Information, text, details)
-
-
-def floating(text: str, milliseconds: int = 3000) -> None:
-    """A short note on the canvas (no click needed), e.g. after a successful clean."""
-    try:
-        from krita import Krita
-
-        window = Krita.instance().activeWindow()
-        view = window.activeView() if window is not None else None
-        if view is not None:
-            from .qt import QtGui
-
-            view.showFloatingMessage(text, QtGui.QIcon(), milliseconds, 1)
-    except Exception:  # noqa: BLE001 - a missing note must never break a finished job
-        pass

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-import sketch_client as proto
-from tests import fixtures
+from sketch_kit.client import Client
 from tests.backend.test_server import clean_header, final_reply
+from tests.support import fixtures
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def raw(broker_server):
 
 def broker_is_well(broker_server):
     assert broker_server["proc"].poll() is None, broker_server["log"].read_text()[-3000:]
-    with proto.Client(broker_server["endpoint"]) as client:
+    with Client(broker_server["endpoint"]) as client:
         info = client.info(timeout=5)
     assert info["workers"] == 1
     return info
@@ -79,7 +79,7 @@ def test_a_client_that_leaves_mid_job_frees_the_worker(broker_server):
     """The broker tells the worker to stop the job of a client that left (it used to run
     it to the end), so the next client does not wait for it."""
     endpoint = broker_server["endpoint"]
-    leaving = proto.Client(endpoint)
+    leaving = Client(endpoint)
     gray = fixtures.drawing(3000, 3000, seed=4)
     job = leaving.start_clean(gray.tobytes(), 3000, 3000, "gray8", {"scale": 1.0})
     deadline = time.monotonic() + 60
@@ -93,7 +93,7 @@ def test_a_client_that_leaves_mid_job_frees_the_worker(broker_server):
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.2)
     assert f"job {job.id}: 3000x3000" not in log.read_text()  # it did not run to the end
-    with proto.Client(endpoint) as client:
+    with Client(endpoint) as client:
         small = fixtures.drawing(64, 64)
         assert client.clean(small.tobytes(), 64, 64, "gray8", timeout=30)[0]["type"] == "result"
     broker_is_well(broker_server)

@@ -8,8 +8,9 @@ import time
 import cv2
 import numpy as np
 
-import sketch_client as proto
-from tests import fixtures
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from tests.support import fixtures
 
 
 def run_cli(*args, timeout=180):
@@ -155,7 +156,7 @@ def test_serve_on_a_taken_address(backend_server, test_model):
     assert f"{endpoint} is already in use" in second.stderr
     assert "Traceback" not in second.stderr
     # the first one is unharmed
-    client = proto.Client(endpoint)
+    client = Client(endpoint)
     try:
         assert client.info(timeout=10)["type"] == "info"
     finally:

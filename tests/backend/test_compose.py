@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-import sketch_client as proto
 from backend import pixels, postprocess
+from sketch_kit import protocol as proto
 
 
 def soft_output(height=300, width=200, seed=0):
@@ -19,14 +19,14 @@ def soft_output(height=300, width=200, seed=0):
 
 def canvas_sized_compose(output, options):
     """The earlier implementation: clip, float copies, full RGB and alpha planes."""
-    color = postprocess.parse_color(options["color"])
+    color = postprocess.parse_color(options.color)
     output = np.clip(output, 0.0, 1.0)
-    if options["style"] == "soft" or options["threshold"] == "none":
+    if options.style == "soft" or options.threshold == "none":
         strength = 1.0 - output
     elif float(output.max() - output.min()) < 0.2:
         strength = (output < 0.5).astype(np.float32)
     else:
-        threshold = options["threshold"]
+        threshold = options.threshold
         if threshold == "mean":
             level = float(output.mean())
         elif threshold == "otsu":
@@ -37,7 +37,7 @@ def canvas_sized_compose(output, options):
             level = float(threshold)
         strength = (output < level).astype(np.float32)
     strength = strength[..., None]
-    if options["style"] == "transparent":
+    if options.style == "transparent":
         rgb = np.broadcast_to(color, strength.shape[:2] + (3,))
         return np.ascontiguousarray(rgb, dtype=np.float32), strength[..., 0]
     rgb = color * strength + (1.0 - strength)
@@ -49,7 +49,7 @@ def canvas_sized_compose(output, options):
 @pytest.mark.parametrize("threshold", ["otsu", "mean", "none", 0.4])
 def test_compose_gives_the_same_pixels_as_the_canvas_sized_way(style, color, threshold):
     output = soft_output()
-    options = {"style": style, "color": color, "threshold": threshold}
+    options = proto.CleanOptions(style=style, color=color, threshold=threshold)
     rgb, alpha = postprocess.compose(output.copy(), options)
     expected_rgb, expected_alpha = canvas_sized_compose(output, options)
     np.testing.assert_array_equal(np.asarray(rgb), expected_rgb)
@@ -61,7 +61,7 @@ def test_compose_gives_the_same_pixels_as_the_canvas_sized_way(style, color, thr
 def test_black_on_white_needs_one_float_plane():
     """Bytes, not time: numpy reports its buffers to tracemalloc."""
     output = soft_output(2000, 1500, seed=1)
-    options = {"style": "white", "color": "#000000", "threshold": "otsu"}
+    options = proto.CleanOptions(style="white", color="#000000", threshold="otsu")
     tracemalloc.start()
     try:
         rgb, alpha = postprocess.compose(output, options)
@@ -76,7 +76,7 @@ def test_black_on_white_needs_one_float_plane():
 def test_output_a_hair_outside_0_1_reads_as_clipped(threshold):
     """Blended tiles leave values like 1.0000001; no clipped copy is made, same result."""
     output = soft_output(seed=2) * np.float32(1.02) - np.float32(0.01)
-    options = {"style": "white", "color": "#000000", "threshold": threshold}
+    options = proto.CleanOptions(style="white", color="#000000", threshold=threshold)
     rgb, alpha = postprocess.compose(output.copy(), options)
     expected_rgb, _ = canvas_sized_compose(output, options)
     assert np.abs(np.asarray(rgb) - expected_rgb).max() < 1e-6

@@ -13,8 +13,9 @@ import time
 import pytest
 import zmq
 
-import sketch_client as proto
-from tests import fixtures
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from tests.support import fixtures
 
 SEED = 20240611
 MESSAGES = 3000  # per target: a few seconds each on 2 busy cores
@@ -58,7 +59,7 @@ def random_value(rng: random.Random, depth: int = 0):
 
 
 def random_options(rng: random.Random):
-    names = [*proto.OPTION_NAMES, "colour", "line_width"]
+    names = [*proto.CleanOptions.names(), "colour", "line_width"]
     options = {}
     for name in rng.sample(names, rng.randrange(len(names))):
         valid = {
@@ -78,7 +79,9 @@ def valid_clean(rng: random.Random, request_id: str) -> list[bytes]:
     header = {"v": 1, "op": "clean", "id": request_id, "width": side, "height": side}
     header.update(format=fmt, options=random_options(rng))
     if rng.random() < 0.5:
-        header["options"] = {k: v for k, v in header["options"].items() if k in proto.OPTION_NAMES}
+        header["options"] = {
+            k: v for k, v in header["options"].items() if k in proto.CleanOptions.names()
+        }
     size = side * side * proto.bytes_per_pixel(fmt)
     return [json.dumps(header).encode(), rng.randbytes(size)]
 
@@ -142,7 +145,7 @@ def check_reply(frames: list[bytes]) -> dict:
 
 def reference_bytes(endpoint: str) -> bytes:
     gray = fixtures.drawing(48, 48, seed=42)
-    with proto.Client(endpoint) as client:
+    with Client(endpoint) as client:
         options = {"scale": 1.0, "style": "soft", "output_format": "graya8"}
         return client.clean(gray.tobytes(), 48, 48, "gray8", options, timeout=60)[1]
 
@@ -227,5 +230,5 @@ def test_fuzzed_worker_endpoint(broker_server):
     finally:
         sock.close()
     assert broker_server["proc"].poll() is None
-    with proto.Client(broker_server["endpoint"]) as client:
+    with Client(broker_server["endpoint"]) as client:
         assert client.info()["workers"] == 1

@@ -7,8 +7,8 @@ import stat
 import pytest
 
 from backend import keys
-from tests import fixtures
 from tests.backend.test_cli import run_cli
+from tests.support import fixtures
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-import sketch_client as proto
 from backend import keys
-from tests import fixtures
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from tests.support import fixtures
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def big_job(client, side=3000):
 def test_backend_killed_mid_job_is_reported(spawn):
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     proc, _, _ = spawn("serve", "--bind", endpoint, endpoint=endpoint)
-    with proto.Client(endpoint, stall_timeout=2.0) as client:
+    with Client(endpoint, stall_timeout=2.0) as client:
         job = big_job(client)
         client.pump(1.0)
         os.kill(proc.pid, signal.SIGKILL)
@@ -58,7 +59,7 @@ def test_backend_killed_mid_job_is_reported(spawn):
 def test_backend_restarted_mid_job_is_reported(spawn):
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     proc, _, _ = spawn("serve", "--bind", endpoint, endpoint=endpoint)
-    with proto.Client(endpoint, stall_timeout=2.0) as client:
+    with Client(endpoint, stall_timeout=2.0) as client:
         client.info()
         job = big_job(client)
         client.pump(1.0)
@@ -97,14 +98,14 @@ def test_curve_keys_encrypt_and_authenticate(spawn, tmp_path):
         endpoint=endpoint,
         server_key=server_key,
     )
-    with proto.Client(endpoint, server_key=server_key) as good:
+    with Client(endpoint, server_key=server_key) as good:
         gray = fixtures.drawing(64, 64)
         assert good.clean(gray.tobytes(), 64, 64, "gray8")[0]["type"] == "result"
-    with proto.Client(endpoint) as plain:  # no key: the handshake never completes
+    with Client(endpoint) as plain:  # no key: the handshake never completes
         with pytest.raises(proto.BackendUnavailable):
             plain.info(timeout=1.5)
     wrong_key = keys.load_public(keys.create(tmp_path / "other")[0])
-    with proto.Client(endpoint, server_key=wrong_key) as wrong:
+    with Client(endpoint, server_key=wrong_key) as wrong:
         with pytest.raises(proto.BackendUnavailable):
             wrong.info(timeout=1.5)
 
@@ -129,7 +130,7 @@ def test_broker_spreads_jobs_over_workers_and_survives_a_dead_worker(spawn):
     spawn("broker", "--bind", front, "--workers", back, with_model=False, wait=False)
     workers = [spawn("worker", "--connect", back, wait=False)[0] for _ in range(2)]
     deadline = time.monotonic() + 90
-    with proto.Client(front) as client:
+    with Client(front) as client:
         while time.monotonic() < deadline:
             try:
                 if client.info(timeout=1.0)["workers"] == 2:
@@ -144,7 +145,7 @@ def test_broker_spreads_jobs_over_workers_and_survives_a_dead_worker(spawn):
 
     def one_client():
         try:
-            with proto.Client(front) as c:
+            with Client(front) as c:
                 for _ in range(2):
                     done.append(c.clean(gray.tobytes(), 700, 700, "gray8", {"scale": 1.0})[0])
         except Exception as exc:  # noqa: BLE001 - reported below
@@ -159,7 +160,7 @@ def test_broker_spreads_jobs_over_workers_and_survives_a_dead_worker(spawn):
     assert len({header["worker"] for header in done}) == 2  # both workers were used
 
     # a worker dies in the middle of a job: its client is told, the other worker goes on
-    with proto.Client(front) as client:
+    with Client(front) as client:
         jobs = [big_job(client) for _ in range(2)]
         client.pump(1.0)
         workers[0].kill()
@@ -176,7 +177,7 @@ def test_broker_spreads_jobs_over_workers_and_survives_a_dead_worker(spawn):
 def test_idle_exit_stops_an_unused_backend(spawn):
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     proc, _, log = spawn("serve", "--bind", endpoint, "--idle-exit", "2", endpoint=endpoint)
-    with proto.Client(endpoint) as client:  # requests keep it alive
+    with Client(endpoint) as client:  # requests keep it alive
         for _ in range(3):
             client.ping()
             time.sleep(1)
@@ -203,7 +204,7 @@ def test_authorized_keys_admit_only_known_clients(spawn, tmp_path):
         endpoint=endpoint,
         wait=False,
     )
-    with proto.Client(endpoint, server_key=server_key, client_keys=artist) as known:
+    with Client(endpoint, server_key=server_key, client_keys=artist) as known:
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -211,6 +212,6 @@ def test_authorized_keys_admit_only_known_clients(spawn, tmp_path):
                 break
             except proto.BackendUnavailable:
                 assert time.monotonic() < deadline
-    with proto.Client(endpoint, server_key=server_key) as stranger:
+    with Client(endpoint, server_key=server_key) as stranger:
         with pytest.raises(proto.BackendUnavailable):
             stranger.info(timeout=1.5)

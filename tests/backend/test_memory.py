@@ -8,10 +8,10 @@ import tracemalloc
 
 import pytest
 
-import sketch_client as proto
 from backend.model import load
 from backend.pipeline import Cleaner
-from tests import fixtures
+from sketch_kit import protocol as proto
+from tests.support import fixtures
 
 
 @pytest.mark.parametrize("style", ["transparent", "white"])
@@ -19,7 +19,7 @@ def test_a_big_layer_needs_a_few_bytes_per_pixel_of_arrays(test_model, style):
     side = 3000
     payload = fixtures.drawing(side, side, seed=9).tobytes()
     cleaner = Cleaner(load(test_model, "keras"))
-    options = {**proto.DEFAULT_OPTIONS, "style": style, "scale": 1.0, "output_format": "gray8"}
+    options = proto.CleanOptions(style=style, scale=1.0, output_format="gray8")
     tracemalloc.start()
     try:
         result, done = cleaner.clean(payload, side, side, "gray8", options)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import sketch_client as proto
 from backend import pixels
+from sketch_kit import protocol as proto
 
 
 def random_rgba(rng, h=6, w=7):

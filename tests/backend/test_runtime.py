@@ -6,7 +6,7 @@ import pytest
 from backend import model as model_module
 from backend import runtime
 from backend.pipeline import Cleaner, Settings
-from tests import fixtures
+from tests.support import fixtures
 
 pytest.importorskip("openvino")
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-import sketch_client as proto
-from tests import fixtures
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from tests.support import fixtures
 
 BUDGET = 4_000_000  # bytes of queued pixels
 
@@ -26,7 +27,7 @@ def keras_server(test_model, tmp_path_factory):
 
 def test_auto_runtime_is_openvino_on_this_cpu(backend_server):
     pytest.importorskip("openvino")
-    with proto.Client(backend_server["endpoint"]) as client:
+    with Client(backend_server["endpoint"]) as client:
         info = client.info()
     assert info["runtime"] == "openvino" and info["device"].startswith("openvino")
     assert info["limits"]["max_queued_bytes"] > 0
@@ -37,7 +38,7 @@ def test_runtime_flag_is_reported_and_results_agree(keras_server, backend_server
     options = {"style": "soft", "scale": 1.0, "output_format": "gray8"}
     results = {}
     for endpoint in (keras_server, backend_server["endpoint"]):
-        with proto.Client(endpoint) as client:
+        with Client(endpoint) as client:
             info = client.info()
             _, out = client.clean(gray.tobytes(), 420, 300, "gray8", options, timeout=60)
         results[info["runtime"]] = np.frombuffer(out, np.uint8).astype(int)
@@ -50,7 +51,7 @@ def test_jobs_past_the_queued_bytes_budget_are_told_busy(keras_server):
     big = fixtures.drawing(3000, 3000, seed=6)  # 9 MB: over the budget, but alone, so taken
     small = fixtures.drawing(100, 100, seed=7)
     options = {"scale": 1.0}
-    with proto.Client(keras_server) as client:
+    with Client(keras_server) as client:
         assert client.info()["limits"]["max_queued_bytes"] == BUDGET
         first = client.start_clean(big.tobytes(), 3000, 3000, "gray8", options)
         second = client.start_clean(small.tobytes(), 100, 100, "gray8", options)

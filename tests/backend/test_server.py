@@ -6,14 +6,15 @@ import threading
 import numpy as np
 import pytest
 
-import sketch_client as proto
 from backend import pixels
-from tests import fixtures
+from sketch_kit import protocol as proto
+from sketch_kit.client import Client
+from tests.support import fixtures
 
 
 @pytest.fixture
 def client(backend_server):
-    with proto.Client(backend_server["endpoint"]) as c:
+    with Client(backend_server["endpoint"]) as c:
         yield c
 
 
@@ -27,13 +28,6 @@ def clean_header(**fields):
     """A 4x4 rgba8 clean request's header with `fields` replaced."""
     header = {"v": 1, "op": "clean", "id": "a", "width": 4, "height": 4, "format": "rgba8"}
     return json.dumps({**header, **fields}).encode()
-
-
-def exchange(sock, frames, timeout=10.0):
-    sock.send_multipart(frames)
-    assert sock.poll(int(timeout * 1000)), "no reply"
-    reply = sock.recv_multipart()
-    return json.loads(reply[0]), reply[1:]
 
 
 def final_reply(sock, timeout=30.0):
@@ -213,7 +207,7 @@ def test_semi_transparent_layer_is_composited_onto_paper(client):
 
 def test_many_clients_at_once_get_their_own_results(backend_server):
     images = {seed: fixtures.drawing(160, 200, seed=seed) for seed in range(6)}
-    with proto.Client(backend_server["endpoint"]) as solo:
+    with Client(backend_server["endpoint"]) as solo:
         expected = {
             s: solo.clean(g.tobytes(), 200, 160, "gray8", {"scale": 1.0})[1]
             for s, g in images.items()
@@ -222,7 +216,7 @@ def test_many_clients_at_once_get_their_own_results(backend_server):
 
     def worker(seed):
         try:
-            with proto.Client(backend_server["endpoint"]) as c:
+            with Client(backend_server["endpoint"]) as c:
                 for _ in range(2):
                     results[seed] = c.clean(
                         images[seed].tobytes(), 200, 160, "gray8", {"scale": 1.0}, timeout=60
@@ -475,7 +469,7 @@ def test_a_full_queue_answers_busy(raw, client):
 
 def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server, client):
     gray = fixtures.drawing(2500, 2500, seed=11)
-    leaving = proto.Client(backend_server["endpoint"])
+    leaving = Client(backend_server["endpoint"])
     leaving.start_clean(gray.tobytes(), 2500, 2500, "gray8", {"scale": 1.0})
     leaving.close()  # gone before any reply
     small = fixtures.drawing(64, 64)
@@ -485,7 +479,7 @@ def test_client_that_disconnects_mid_job_does_not_hurt_the_server(backend_server
 
 
 def test_no_backend_is_reported_quickly():
-    with proto.Client(f"tcp://127.0.0.1:{fixtures.free_port()}") as c:
+    with Client(f"tcp://127.0.0.1:{fixtures.free_port()}") as c:
         with pytest.raises(proto.BackendUnavailable) as err:
             c.info(timeout=1.0)
     assert "backend" in str(err.value)

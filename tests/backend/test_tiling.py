@@ -5,7 +5,7 @@ import pytest
 
 from backend import defaults, tiling
 from backend.model import LoadedModel
-from tests import fixtures
+from tests.support import fixtures
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,17 @@ it got, which the tests check with numpy. Cases share GIMP sessions: `cleaned` (
 successful cleans) and `refused` (six clean failures), plus one session each for CURVE
 and vendored pyzmq. A GIMP start costs seconds, so this keeps the file near 2 minutes.
 
-The first tests need no GIMP: the plug-in's connection and option code on the host.
+What needs no GIMP is tested in tests/gimp_plugin/ and tests/kit/.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -31,18 +28,13 @@ import numpy as np
 import pytest
 from skimage.morphology import skeletonize
 
-import sketch_client
-from tests import fixtures
+from gimp_plugin import installer as gimp_installer
+from tests.gimp_plugin.test_installer import _installer
+from tests.support import fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "gimp_plugin" / "sketch-cleanup"
 BATCH = Path(__file__).resolve().parent / "gimp_batch" / "clean_cases.py"
-sys.path.insert(0, str(PLUGIN_DIR))
-
-import cleanup_support as support  # noqa: E402
-
-from gimp_plugin import installer as gimp_installer  # noqa: E402
-from install import Installer  # noqa: E402
 
 DEFAULT_CHROOT = "/var/cache/sketch-cleanup/gimp-trixie"
 CHROOT = Path(os.environ.get("SKETCH_GIMP_CHROOT", DEFAULT_CHROOT))
@@ -95,262 +87,6 @@ def _check_lines(rgba: np.ndarray, gray: np.ndarray, where: np.ndarray | None = 
 
 def _free_port() -> int:
     return fixtures.free_port()
-
-
-# ---------------------------------------------------------------- host-side, no GIMP
-
-
-def test_protocol_options_map_the_dialog():
-    defaults = ("transparent", "#000000", "otsu", 0.5, "auto", 1.0, "model", 2.0)
-    assert support.protocol_options(*defaults) == {
-        "style": "transparent",
-        "color": "#000000",
-        "threshold": "otsu",
-        "scale": "auto",
-        "line_width": "model",
-    }
-    options = support.protocol_options(
-        "white", "#FF8000", "fixed", 0.35, "custom", 2.5, "custom", 3.5
-    )
-    assert options == {
-        "style": "white",
-        "color": "#ff8000",
-        "threshold": 0.35,
-        "scale": 2.5,
-        "line_width": 3.5,
-    }
-    merged = sketch_client.check_options(options, "rgba8")  # the backend's own validation
-    assert merged["threshold"] == 0.35 and merged["scale"] == 2.5 and merged["line_width"] == 3.5
-    auto = support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "auto", 9.0)
-    assert auto["line_width"] == "auto"  # the width is only read for "custom"
-    with pytest.raises(support.PluginError, match="detail factor"):
-        support.protocol_options("soft", "#000000", "none", 0.5, "custom", 9.0, "model", 2.0)
-    with pytest.raises(support.PluginError, match="line width"):
-        support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "custom", 40.0)
-    with pytest.raises(support.PluginError, match="line weight"):
-        support.protocol_options("soft", "#000000", "none", 0.5, "auto", 1.0, "bold", 2.0)
-
-
-@pytest.mark.parametrize(
-    "nick, expected",
-    [
-        ("u8-non-linear", ("R'G'B'A u8", "rgba8")),
-        ("u8-linear", ("R'G'B'A u8", "rgba8")),
-        ("u16-perceptual", ("R'G'B'A u16", "rgba16")),
-        ("u32-linear", ("RGBA float", "rgbaf32")),
-        ("half-non-linear", ("RGBA float", "rgbaf32")),
-        ("double-linear", ("RGBA float", "rgbaf32")),
-    ],
-)
-def test_every_precision_keeps_its_depth(nick, expected):
-    assert support.formats_for_precision(nick) == expected
-
-
-def test_server_key_file_from_backend_keys(tmp_path):
-    import zmq.auth
-
-    public, secret = zmq.auth.create_certificates(tmp_path, "server")
-    key = support.load_server_key(public)
-    assert key == zmq.auth.load_certificate(public)[0].decode()
-    (tmp_path / "bare.key").write_text(key + "\n")
-    assert support.load_server_key(tmp_path / "bare.key") == key
-    assert support.load_server_key("") is None
-    (tmp_path / "junk.key").write_text("hello\n")
-    with pytest.raises(support.PluginError, match="no CURVE public key"):
-        support.load_server_key(tmp_path / "junk.key")
-    with pytest.raises(support.PluginError, match="Cannot read"):
-        support.load_server_key(tmp_path / "missing.key")
-
-
-def test_only_the_installed_local_backend_is_started(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
-    assert support.resolve_endpoint("") == (sketch_client.DEFAULT_ENDPOINT, None)
-    config = {"command": ["x"], "endpoint": "tcp://127.0.0.1:5999"}
-    (tmp_path / "backend.json").write_text(json.dumps(config))
-    assert support.resolve_endpoint("") == ("tcp://127.0.0.1:5999", config)
-    assert support.resolve_endpoint(" tcp://127.0.0.1:5999 ")[1] == config
-    assert support.resolve_endpoint("tcp://127.0.0.1:6000") == ("tcp://127.0.0.1:6000", None)
-    assert support.resolve_endpoint("tcp://gpu-box:5999") == ("tcp://gpu-box:5999", None)
-    with pytest.raises(support.PluginError, match="not a ZeroMQ endpoint"):
-        support.resolve_endpoint("gpu-box:5571")
-
-
-def test_size_limits_are_checked_before_reading_pixels(backend_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
-    client = support.connect(backend_server["endpoint"])
-    try:
-        support.check_limits(client, 4000, 3000, "rgbaf32")  # 12 Mpx: within 20 Mpx
-        with pytest.raises(support.PluginError, match="too large.*5000x5000"):
-            support.check_limits(client, 5000, 5000, "rgba8")  # 25 Mpx
-    finally:
-        client.close()
-
-
-def test_backend_down_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    started = time.monotonic()
-    with pytest.raises(
-        support.PluginError, match=f"No Sketch Cleanup backend answers at {endpoint}"
-    ):
-        support.connect(endpoint)
-    assert time.monotonic() - started < 10
-
-
-def install_test_backend(home: Path, monkeypatch, test_model: Path) -> str:
-    """A backend.json in `home` (made SKETCH_CLEANUP_HOME) for the test model on a free port."""
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    config = {
-        "command": [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
-        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
-        "endpoint": endpoint,
-    }
-    (home / "backend.json").write_text(json.dumps(config))
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(home))
-    return endpoint
-
-
-def test_starts_the_installed_backend_detached_and_leaves_it_running(
-    tmp_path, monkeypatch, test_model
-):
-    """No backend answers: connect() starts the one backend.json describes, in its own
-    session (GIMP kills a cancelled plug-in's process group), and it outlives the client."""
-    install_test_backend(tmp_path, monkeypatch, test_model)
-    statuses = []
-    client = support.connect("", on_status=statuses.append)
-    proc = client.backend_process
-    try:
-        assert proc is not None and proc.poll() is None
-        assert os.getsid(proc.pid) == proc.pid, "the backend must run in its own session"
-        assert statuses and statuses[0].startswith("Starting the Sketch Cleanup backend")
-        gray = fixtures.drawing(160, 200, seed=3)
-        rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
-        options = support.protocol_options(
-            "transparent", "#000000", "otsu", 0.5, "auto", 1.0, "model", 2.0
-        )
-        result = support.clean(client, rgba.tobytes(), 200, 160, "rgba8", options)
-        _check_lines(np.frombuffer(result, np.uint8).reshape(160, 200, 4), gray)
-        client.close()
-        assert proc.poll() is None, "the backend must keep running for the next use"
-        second = support.connect("")  # the next plug-in run finds it: nothing started
-        assert second.backend_process is None
-        second.close()
-        assert "started by the GIMP plug-in" in (tmp_path / "backend.log").read_text()
-    finally:
-        fixtures.stop(proc)
-
-
-def test_waits_for_the_backend_that_won_the_address(tmp_path, monkeypatch, test_model):
-    """The backend connect() starts finds the address taken by another editor's backend
-    that is still loading: the plug-in waits for that one instead of reporting a failure."""
-    endpoint = install_test_backend(tmp_path, monkeypatch, test_model)
-    race = fixtures.AddressRace(endpoint, tmp_path / "backend.log", test_model, tmp_path / "b.log")
-    with race:
-        statuses = []
-        client = support.connect("", on_status=statuses.append)
-        try:
-            assert race.error is None and race.proc is not None
-            assert client.backend_process is None, "the one it started gave up the address"
-            assert "Waiting for the Sketch Cleanup backend another program started…" in statuses
-            assert client.info(timeout=10)["type"] == "info" and race.proc.poll() is None
-            assert "is already in use" in (tmp_path / "backend.log").read_text()
-        finally:
-            client.close()
-
-
-def test_backend_that_fails_to_start_is_reported(tmp_path, monkeypatch):
-    config = {
-        "command": [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"],
-        "endpoint": f"tcp://127.0.0.1:{_free_port()}",
-    }
-    (tmp_path / "backend.json").write_text(json.dumps(config))
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
-    with pytest.raises(support.PluginError, match=r"(?s)exit code 3.*no model here"):
-        support.connect("")
-
-
-@pytest.fixture(scope="module")
-def curve_backend(test_model, tmp_path_factory):
-    """A real backend that only speaks CURVE (python -m backend keys; --curve-secret)."""
-    import zmq.auth
-
-    keys = tmp_path_factory.mktemp("curve-keys")
-    public, secret = zmq.auth.create_certificates(keys, "server")
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    log = keys / "backend.log"
-    args = ["serve", "--bind", endpoint, "--model", str(test_model), "--curve-secret", secret]
-    proc = fixtures.start_backend(args, log)
-    try:
-        server_key = zmq.auth.load_certificate(public)[0]
-        fixtures.wait_ready(endpoint, proc, log, server_key=server_key)
-        yield {"endpoint": endpoint, "public": Path(public), "keys": keys}
-    finally:
-        fixtures.stop(proc)
-
-
-def test_curve_backend_needs_the_right_key(curve_backend, tmp_path, monkeypatch):
-    import zmq.auth
-
-    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
-    endpoint = curve_backend["endpoint"]
-    client = support.connect(endpoint, str(curve_backend["public"]))
-    assert client.limits is not None
-    client.close()
-    wrong, _ = zmq.auth.create_certificates(tmp_path, "other")
-    expected = re.escape(f"No Sketch Cleanup backend answers at {endpoint}. Check that")
-    with pytest.raises(support.PluginError, match=expected + ".*server key file"):
-        support.connect(endpoint, wrong)
-    with pytest.raises(support.PluginError, match="secret key file"):
-        support.connect(endpoint, str(curve_backend["public"]) + "_secret")
-
-
-# ---------------------------------------------------------------- the installer
-
-
-def _installer(tmp_path: Path, dry_run: bool = False) -> Installer:
-    installer = Installer(tmp_path / "sketch-home", dry_run)
-    installer.python = Path(sys.executable)  # its pip vendors pyzmq (the backend venv's)
-    return installer
-
-
-def test_installer_dry_run_changes_nothing_then_installs_idempotently(tmp_path, monkeypatch):
-    gimp_dir = tmp_path / "gimp3"
-    monkeypatch.setenv("GIMP3_DIRECTORY", str(gimp_dir))
-    python = [sys.executable]  # a Python with pyzmq: nothing to vendor
-    lines = gimp_installer.install(_installer(tmp_path, dry_run=True), python=python)
-    assert not gimp_dir.exists() and "plug-ins" in lines[0]
-    for _ in range(2):
-        lines = gimp_installer.install(_installer(tmp_path), python=python)
-        plugin = gimp_dir / "plug-ins" / "sketch-cleanup"
-        assert sorted(p.name for p in plugin.iterdir()) == [
-            "cleanup_support.py",
-            "sketch-cleanup.py",
-            "sketch_client.py",
-        ]
-        assert os.access(plugin / "sketch-cleanup.py", os.X_OK)
-        assert (plugin / "sketch_client.py").read_bytes() == (
-            ROOT / "sketch_client.py"
-        ).read_bytes()
-        assert "pyzmq" in lines[0] and "Clean Sketch" in lines[0]
-    lines = gimp_installer.install(_installer(tmp_path, dry_run=True), uninstall=True)
-    assert plugin.exists()
-    lines = gimp_installer.install(_installer(tmp_path), uninstall=True)
-    assert not plugin.exists() and "removed" in lines[0]
-
-
-def test_installer_says_when_gimp3_is_missing(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("GIMP3_DIRECTORY", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    monkeypatch.setattr(gimp_installer, "_system_gimp3", lambda: False)
-    monkeypatch.setattr(gimp_installer, "_flatpak_gimp", lambda: False)
-    lines = gimp_installer.install(_installer(tmp_path))
-    assert lines[0].startswith("GIMP 3 not found")
-    assert "GIMP 3 not found" in capsys.readouterr().out
-    assert not (tmp_path / ".config").exists()
-
-
-# ---------------------------------------------------------------- real GIMP 3
 
 
 class GimpRunner:
@@ -658,7 +394,7 @@ def refused(gimp, tmp_path_factory):
     down = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens, not the installed one
     image = _bgr(fixtures.drawing(120, 160, seed=10))
     cases = {
-        "down": (image, {"config": {"server": down}}),
+        "down": (image, {"config": {"server": down, "autostart": False}}),
         "cannot-start": (image, {}),  # server "": the installed backend, started on demand
         "group": (image, {"group": True}),
         "empty": (image, {"empty_layer": True}),
@@ -680,7 +416,7 @@ def test_gimp_backend_down_changes_nothing(refused):
 def test_gimp_backend_that_cannot_start_is_reported(refused):
     """No backend answers at the installed address: the plug-in starts the installed
     command, which dies, and says why."""
-    _refused(refused[1]["cannot-start"], "stopped while starting (exit code 3)", "model missing")
+    _refused(refused[1]["cannot-start"], "exited with code 3 while starting", "model missing")
 
 
 @editors

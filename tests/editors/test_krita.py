@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import struct
-import subprocess
 import sys
 import time
 import zlib
@@ -25,17 +23,14 @@ import cv2
 import numpy as np
 import pytest
 
-import install
-import sketch_client
-from krita_plugin import installer as krita_installer
-from krita_plugin.sketch_cleanup import pixels, settings
-from tests import fixtures
-from tests.editors.conftest import edit_kritarc, home_env, krita_missing, run_krita
+from sketch_kit.client import Client
+from sketch_kit.protocol import DEFAULT_OPTIONS
+from tests.editors.conftest import edit_kritarc, krita_missing, run_krita
+from tests.support import fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 CANVAS = (300, 400)  # h, w of the everyday test sketch
 BIG = (1800, 2400)  # takes the backend about 2 s: long enough to cancel or kill mid-job
-DEFAULT_OPTIONS = sketch_client.DEFAULT_OPTIONS  # what the plugin sends when left alone
 DTYPES = {"u8": np.uint8, "u16": "<u2", "f16": "<f2", "f32": "<f4"}
 FORMAT_DTYPE = {
     "bgra8": ("u8", 4),
@@ -146,11 +141,9 @@ def check_layout(sketch: np.ndarray, fmt: str, gray: np.ndarray) -> None:
 
 def reference(endpoint: str, sketch: np.ndarray, rect, fmt: str, options: dict) -> np.ndarray:
     """What the backend itself makes of the same pixels: the bytes the layer must hold."""
-    import sketch_client
-
     x, y, w, h = rect
     crop = np.ascontiguousarray(sketch[y : y + h, x : x + w])
-    with sketch_client.Client(endpoint) as client:
+    with Client(endpoint) as client:
         header, data = client.clean(crop.tobytes(), w, h, fmt, {**options, "output_format": fmt})
     assert (header["width"], header["height"], header["format"]) == (w, h, fmt)
     return decode(data, fmt, w, h)
@@ -258,241 +251,6 @@ def sketch_pixels(run: dict, krita, fmt: str) -> np.ndarray:
     return decode(krita.raw(f"{run['name']}-sketch-before.raw"), fmt, w, h)
 
 
-# ---------------------------------------------------------------- byte helpers (no Krita)
-
-
-@pytest.mark.parametrize("fmt", sorted(pixels.LAYOUTS))
-def test_mask_alpha_matches_numpy(fmt):
-    rng = np.random.default_rng(1)
-    kind, channels = FORMAT_DTYPE[fmt]
-    count = 5000
-    if kind in ("f16", "f32"):
-        data = rng.random((count, channels)).astype(DTYPES[kind])
-    else:
-        top = 255 if kind == "u8" else 65535
-        data = rng.integers(0, top + 1, (count, channels)).astype(DTYPES[kind])
-    mask = rng.choice(
-        np.array([0, 255, 1, 77, 128, 254], np.uint8), count, p=[0.4, 0.4, 0.05, 0.05, 0.05, 0.05]
-    )
-    out = np.frombuffer(pixels.mask_alpha(data.tobytes(), fmt, mask.tobytes()), data.dtype).reshape(
-        count, channels
-    )
-    np.testing.assert_array_equal(out[:, :-1], data[:, :-1])  # colour is never touched
-    a = data[:, -1].astype(np.float64) * mask / 255.0
-    if kind in ("u8", "u16"):
-        np.testing.assert_array_equal(out[:, -1], np.floor(a + 0.5).astype(data.dtype))
-    else:
-        np.testing.assert_allclose(out[:, -1].astype(np.float64), a, rtol=2e-3, atol=1e-6)
-    assert (out[mask == 0, -1] == 0).all() and (out[mask == 255, -1] == data[mask == 255, -1]).all()
-
-
-def test_visible_pixels_and_formats():
-    assert not pixels.has_visible_pixels(bytes(16 * 100), "rgbaf32")
-    one = bytearray(16 * 100)
-    one[16 * 42 + 12 : 16 * 42 + 16] = struct.pack("<f", 0.001)
-    assert pixels.has_visible_pixels(bytes(one), "rgbaf32")
-    gray = bytearray(2 * 50)
-    gray[0] = 255  # gray value without alpha: still invisible
-    assert not pixels.has_visible_pixels(bytes(gray), "graya8")
-    gray[99] = 1
-    assert pixels.has_visible_pixels(bytes(gray), "graya8")
-    assert pixels.format_for("RGBA", "U16") == "bgra16"
-    assert pixels.format_for("GRAYA", "F32") == "grayaf32"
-    with pytest.raises(pixels.Unsupported, match="CMYK"):
-        pixels.format_for("CMYKA", "U8")
-    with pytest.raises(pixels.Unsupported, match="16-bit float grayscale"):
-        pixels.format_for("GRAYA", "F16")
-    assert pixels.intersect((10, 10, 100, 50), (0, 0, 50, 200)) == (10, 10, 40, 50)
-    assert pixels.intersect((10, 10, 5, 5), (100, 100, 5, 5))[2] == 0
-
-
-def test_settings_round_trip_and_garbage():
-    options = settings.Options(
-        style="white",
-        color="#12abef",
-        threshold="fixed",
-        level=0.3,
-        scale="factor",
-        factor=2.5,
-        line_weight="width",
-        line_width=3.5,
-    )
-    again = settings.Options.from_strings(options.to_strings())
-    assert again == options
-    assert again.request_options("bgra16") == {
-        "style": "white",
-        "color": "#12abef",
-        "threshold": 0.3,
-        "scale": 2.5,
-        "line_width": 3.5,
-        "output_format": "bgra16",
-    }
-    sketch_client.check_options(again.request_options("bgra16"), "bgra16")  # the backend's rule
-    auto = settings.Options.from_strings({**options.to_strings(), "line_weight": "auto"})
-    assert auto.request_options("bgra8")["line_width"] == "auto"
-    broken = settings.Options.from_strings(
-        {
-            "style": "neon",
-            "color": "red",
-            "threshold": "fixed",
-            "level": "7",
-            "factor": "x",
-            "line_weight": "bold",
-            "line_width": "99",
-            "autostart": "false",
-        }
-    )
-    assert (broken.style, broken.color, broken.level, broken.factor) == (
-        "transparent",
-        "#000000",
-        0.5,
-        1.0,
-    )
-    assert (broken.line_weight, broken.line_width) == ("model", 2.0)
-    assert broken.autostart is False
-    assert settings.Options.from_strings({}).request_options("graya8") == {
-        **DEFAULT_OPTIONS,
-        "output_format": "graya8",
-    }
-    # the plugin keeps its own copies of the protocol's ranges (it runs without numpy)
-    assert settings.FACTOR_RANGE == sketch_client.SCALE_RANGE
-    assert settings.LINE_WIDTH_RANGE == sketch_client.LINE_WIDTH_RANGE
-
-
-def test_connection_settings(tmp_path):
-    assert settings.is_local("tcp://127.0.0.1:5571") and settings.is_local("tcp://localhost:1")
-    assert settings.is_local("ipc:///tmp/sketch") and settings.is_local("tcp://[::1]:5571")
-    assert not settings.is_local("tcp://192.168.1.20:5571")
-    assert not settings.is_local("tcp://gpu-box.local:5571")
-    import zmq.auth
-
-    public_file, secret_file = zmq.auth.create_certificates(str(tmp_path), "server")
-    public, _ = zmq.auth.load_certificate(public_file)
-    assert settings.load_server_key(public_file) == public.decode()  # a backend keys file
-    bare = tmp_path / "bare.key"
-    bare.write_text(public.decode() + "\n")
-    assert settings.load_server_key(str(bare)) == public.decode()
-    junk = tmp_path / "junk.key"
-    junk.write_text("hello")
-    with pytest.raises(ValueError, match="no CURVE public key"):
-        settings.load_server_key(str(junk))
-
-
-def test_kritarc_editing_keeps_everything_else():
-    original = (
-        "[General]\nfoo=1\n\n[MainWindow][Toolbar mainToolBar]\nToolButtonStyle=IconOnly\n\n"
-        "[python]\nenable_ten_brushes=true\n\n[theme]\nTheme=Krita dark\n"
-    )
-    enabled = krita_installer.set_ini_value(original, "python", "enable_sketch_cleanup", "true")
-    assert enabled == original.replace(
-        "enable_ten_brushes=true\n", "enable_ten_brushes=true\nenable_sketch_cleanup=true\n"
-    )
-    assert (
-        krita_installer.set_ini_value(enabled, "python", "enable_sketch_cleanup", "true") == enabled
-    )
-    flipped = enabled.replace("enable_sketch_cleanup=true", "enable_sketch_cleanup=false")
-    assert (
-        krita_installer.set_ini_value(flipped, "python", "enable_sketch_cleanup", "true") == enabled
-    )
-    assert (
-        krita_installer.set_ini_value(enabled, "python", "enable_sketch_cleanup", None) == original
-    )
-    fresh = krita_installer.set_ini_value(
-        "[General]\nfoo=1", "python", "enable_sketch_cleanup", "true"
-    )
-    assert fresh == "[General]\nfoo=1\n\n[python]\nenable_sketch_cleanup=true\n"
-    assert krita_installer.set_ini_value("", "python", "x", "1") == "[python]\nx=1\n"
-    windows = "[python]\r\nenable_a=true\r\n"
-    assert (
-        krita_installer.set_ini_value(windows, "python", "b", "1")
-        == "[python]\r\nenable_a=true\r\nb=1\r\n"
-    )
-
-
-def test_python_version_detection(tmp_path, monkeypatch):
-    fake = tmp_path / "kritapykrita.so"
-    fake.write_bytes(b"\x7fELF....libpython3.12.so.1.0\0more")
-    assert krita_installer._libpython_version(fake) == "3.12"
-    monkeypatch.setenv("HOME", str(tmp_path))
-    (tmp_path / "Applications").mkdir()
-    image = tmp_path / "Applications" / "krita-5.2.6-x86_64.appimage"
-    image.write_bytes(b"")
-    target = krita_installer._appimage_target(image)
-    assert (target.python, target.kind) == ("3.10", "appimage")
-    assert (
-        krita_installer._appimage_target(tmp_path / "krita-5.3.0-x86_64.AppImage").python == "3.13"
-    )
-    monkeypatch.setenv("SKETCH_CLEANUP_KRITA_PYTHON", "3.9")
-    assert {t.python for t in krita_installer.find_kritas()} == {"3.9"}
-
-
-def test_installer_dry_run_idempotence_and_uninstall(installed_home, tmp_path, monkeypatch, capsys):
-    """Against a copy of a HOME the real installer filled (no Krita needed): pyzmq is
-    vendored for Krita's Python, a second install only refreshes the plugin, dry runs touch
-    nothing, uninstall removes exactly the plugin and its kritarc line."""
-    home = tmp_path / "home"
-    shutil.copytree(installed_home, home, symlinks=True)
-    (home / ".local" / "share" / "krita" / "pykrita" / "other_plugin").mkdir()
-    for name, value in home_env(home).items():
-        if name != "PATH":
-            monkeypatch.setenv(name, value)
-    monkeypatch.delenv("SKETCH_CLEANUP_KRITA_PYTHON", raising=False)
-    inst = install.Installer(home / "sketch-cleanup", dry_run=False)
-    inst.python = Path(sys.executable)
-    kritarc = home / ".config" / "kritarc"
-    pykrita = home / ".local" / "share" / "krita" / "pykrita"
-    assert "enable_sketch_cleanup=true" in kritarc.read_text()
-    vendor = pykrita / "sketch_cleanup" / "vendor"
-    assert (vendor / "zmq").is_dir()
-    assert (pykrita / "sketch_cleanup" / "sketch_client.py").is_file()
-    assert (pykrita / "sketch_cleanup.desktop").is_file()
-    assert (home / ".local" / "share" / "krita" / "actions" / "sketch_cleanup.action").is_file()
-    target = krita_installer.find_kritas()[0]
-    marker = (vendor / "VENDORED_FOR").read_text()
-    assert marker.startswith(f"{target.python} manylinux"), marker
-    system = Path("/usr/bin/python3")
-    if system.exists() and target.found:  # Krita's Python imports the vendored pyzmq
-        probe = "import sys; sys.path.insert(0, sys.argv[1]); import zmq; print(zmq.zmq_version())"
-        version = subprocess.run(
-            [str(system), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        if version == target.python:
-            done = subprocess.run(
-                [str(system), "-c", probe, str(vendor)], capture_output=True, text=True
-            )
-            assert done.returncode == 0, done.stderr
-
-    kritarc.write_text(kritarc.read_text() + "\n[custom]\nkeep=me\n")
-    before = kritarc.read_text()
-    (pykrita / "sketch_cleanup" / "stale_module.py").write_text("old = True\n")
-    summary = krita_installer.install(inst)
-    out = capsys.readouterr().out
-    assert "pyzmq already in" in out  # vendored once, kept
-    assert kritarc.read_text() == before
-    assert not (pykrita / "sketch_cleanup" / "stale_module.py").exists()
-    assert "sketch_cleanup" in summary[0]
-
-    dry = install.Installer(home / "sketch-cleanup", dry_run=True)
-    snapshot = sorted(str(p) for p in home.rglob("*"))
-    krita_installer.install(dry, uninstall=True)
-    assert sorted(str(p) for p in home.rglob("*")) == snapshot
-    assert "[dry run] removing" in capsys.readouterr().out
-
-    summary = krita_installer.install(inst, uninstall=True)
-    assert "removed the Sketch Cleanup plugin" in summary[0]
-    assert (
-        not (pykrita / "sketch_cleanup").exists()
-        and not (pykrita / "sketch_cleanup.desktop").exists()
-    )
-    assert (pykrita / "other_plugin").exists()  # other plugins stay
-    text = kritarc.read_text()
-    assert "enable_sketch_cleanup=" not in text
-    assert "[custom]\nkeep=me" in text
-    assert "no Sketch Cleanup plugin to remove" in krita_installer.install(inst, uninstall=True)[0]
-
-
 # ---------------------------------------------------------------- real Krita
 
 
@@ -518,7 +276,7 @@ FORMAT_CASES = {
 def test_clean_sketch_in_krita(case, krita_home, backend_server, tmp_path):
     png, convert, fmt = FORMAT_CASES[case]
     image, gray = make_image(tmp_path, png)
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": backend_server["endpoint"]})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
     main = case == "rgba8"
     run_spec = {"name": case, "expect": "ok", "undo": main}
     if main:
@@ -560,7 +318,7 @@ def test_selection_in_half_float(krita_home, backend_server, tmp_path):
     image, gray = make_image(tmp_path, "rgba8")
     rects = [(40, 30, 200, 120), (40, 150, 100, 100)]  # an L shape
     box = (40, 30, 200, 220)
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": backend_server["endpoint"]})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
     scenario = {
         "image": str(image),
         "convert": ["RGBA", "F16", "sRGB-elle-V2-g10.icc"],
@@ -589,15 +347,15 @@ def test_options_dialog_is_used_and_remembered(krita_home, backend_server, tmp_p
     """Filter ▸ Clean Sketch Options… sets the style; the next Clean Sketch uses it; the
     options survive a restart (kritarc); quitting Krita leaves a backend it did not start."""
     image, gray = make_image(tmp_path, "rgba8")
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": backend_server["endpoint"]})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
     chosen = {
         "style": "white",
-        "color": "#c02020",
+        "line_color": "#c02020",
         "threshold": "fixed",
-        "level": 0.4,
-        "scale": "factor",
-        "factor": 1.5,
-        "line_weight": "width",
+        "threshold_level": 0.4,
+        "detail": "custom",
+        "detail_factor": 1.5,
+        "line_weight": "custom",
         "line_width": 3.0,
     }
     scenario = {
@@ -610,12 +368,12 @@ def test_options_dialog_is_used_and_remembered(krita_home, backend_server, tmp_p
     run = krita.run("styled")
     assert run["settings_after_dialog"] == {
         "style": "white",
-        "color": "#c02020",
+        "line_color": "#c02020",
         "threshold": "fixed",
-        "level": "0.4",
-        "scale": "factor",
-        "factor": "1.5",
-        "line_weight": "width",
+        "threshold_level": "0.4",
+        "detail": "custom",
+        "detail_factor": "1.5",
+        "line_weight": "custom",
         "line_width": "3.0",
     }
     sketch = sketch_pixels(run, krita, "bgra8")
@@ -629,7 +387,7 @@ def test_options_dialog_is_used_and_remembered(krita_home, backend_server, tmp_p
     b, g, r = (result[..., i][ink].astype(int) for i in range(3))
     assert np.median(r) > 150 and np.median(g) < 80 and np.median(b) < 80, "lines in the chosen red"
     kritarc = (krita_home / ".config" / "kritarc").read_text()
-    assert "style=white" in kritarc and "color=#c02020" in kritarc, "options are saved on quit"
+    assert "style=white" in kritarc and "line_color=#c02020" in kritarc, "options are saved on quit"
     assert backend_server["proc"].poll() is None, "a backend the plugin did not start keeps running"
 
 
@@ -638,7 +396,7 @@ def test_no_backend_and_no_document(krita_home, tmp_path):
     """No backend listening and none installed: a clear message, nothing changed."""
     image, _ = make_image(tmp_path, "rgba8")
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": endpoint})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": endpoint})
     scenario = {
         "image": str(image),
         "runs_without_document": [{"name": "nodoc", "expect": "refused"}],
@@ -680,7 +438,7 @@ def test_autostart_and_stop_on_quit(krita_home, test_model, backend_server, tmp_
         assert "Starting the Sketch Cleanup backend…" in run["progress_labels"]
         # ~10 s of start-up and cleaning, yet Krita's event loop was never held up for long
         assert run["seconds"] > 3 and run["max_gap"] < 1.0, (run["seconds"], run["max_gap"])
-        cmdline = (krita_home / "sketch-cleanup" / "krita-backend.log").read_text()
+        cmdline = (krita_home / "sketch-cleanup" / "backend.log").read_text()
         assert "Traceback" not in cmdline
         sketch = sketch_pixels(run, krita, "bgra8")
         h, w = CANVAS
@@ -708,7 +466,7 @@ def test_waits_for_the_backend_that_won_the_address(
     image, _ = make_image(tmp_path, "rgba8")
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     backend_json(krita_home, test_model, endpoint)
-    launched_log = krita_home / "sketch-cleanup" / "krita-backend.log"
+    launched_log = krita_home / "sketch-cleanup" / "backend.log"
     race = fixtures.AddressRace(endpoint, launched_log, test_model, tmp_path / "winner.log")
     with race:
         scenario = {"image": str(image), "runs": [{"name": "race", "expect": "ok"}]}
@@ -783,7 +541,7 @@ def test_too_large_then_a_selection(krita_home, test_model, tmp_path):
 @gui
 def test_cancel_then_clean_again(krita_home, backend_server, tmp_path):
     image, _ = make_image(tmp_path, "rgba8", BIG)
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": backend_server["endpoint"]})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
     scenario = {
         "image": str(image),
         "runs": [
@@ -806,7 +564,7 @@ def test_cancel_then_clean_again(krita_home, backend_server, tmp_path):
 @gui
 def test_refuses_what_it_cannot_clean(krita_home, backend_server, tmp_path):
     image, _ = make_image(tmp_path, "rgba8")
-    edit_kritarc(krita_home, "sketch_cleanup", {"endpoint": backend_server["endpoint"]})
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
     scenario = {
         "image": str(image),
         "extra_layers": ["group", "empty", "vector"],

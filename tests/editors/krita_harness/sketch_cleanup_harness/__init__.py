@@ -143,7 +143,7 @@ class Harness(QtCore.QObject):
                 for button in progress.findChildren(QtWidgets.QPushButton):
                     button.click()
             if run.get("kill_backend") and state == "running" and not run.get("killed"):
-                pid = _plugin().launcher.pid
+                pid = _plugin().process.pid
                 run["killed"] = pid
                 self.log(f"killing backend {pid}")
                 os.kill(pid, 9)
@@ -379,7 +379,7 @@ class Harness(QtCore.QObject):
         code = 1 if self.failed else 0
         self.result["failed"] = self.failed
         if self.scenario.get("quit") == "normal":
-            self.result["backend_pid_before_quit"] = _plugin().launcher.pid
+            self.result["backend_pid_before_quit"] = _plugin().process.pid
             self.write(code)
             for doc in self.app.documents():
                 doc.setModified(False)

@@ -140,16 +140,17 @@ def start_backend(args: list[str], log_path: Path) -> subprocess.Popen:
 def wait_ready(
     endpoint: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0, server_key=None
 ) -> dict:
-    import sketch_client
+    from sketch_kit import protocol
+    from sketch_kit.client import Client
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"backend exited early:\n{Path(log_path).read_text()}")
-        with sketch_client.Client(endpoint, server_key=server_key) as client:
+        with Client(endpoint, server_key=server_key) as client:
             try:
                 return client.info(timeout=1.0)
-            except sketch_client.BackendUnavailable:
+            except protocol.BackendUnavailable:
                 time.sleep(0.3)
     raise RuntimeError(f"backend did not answer in {timeout}s:\n{Path(log_path).read_text()}")
 
@@ -158,17 +159,18 @@ def wait_for_workers(
     endpoint: str, count: int, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0
 ) -> None:
     """Wait until the broker at `endpoint` reports `count` workers."""
-    import sketch_client
+    from sketch_kit import protocol
+    from sketch_kit.client import Client
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"broker exited early:\n{Path(log_path).read_text()}")
-        with sketch_client.Client(endpoint) as client:
+        with Client(endpoint) as client:
             try:
                 if client.info(timeout=1.0)["workers"] >= count:
                     return
-            except sketch_client.BackendUnavailable:
+            except protocol.BackendUnavailable:
                 pass
         time.sleep(0.3)
     raise RuntimeError(f"no {count} worker(s) in {timeout}s:\n{Path(log_path).read_text()}")

@@ -2,7 +2,7 @@
 
 import pytest
 
-import sketch_client as proto
+from sketch_kit import protocol as proto
 
 LIMITS = {"max_side": 1000, "max_pixels": 500_000}
 
@@ -89,7 +89,7 @@ def test_clean_errors(fields, size, code):
 @pytest.mark.parametrize("color", ["#000000", "#a0B1c2", "#FFFFFF", "#123456"])
 def test_every_six_hex_digit_colour_is_accepted(color):
     options = proto.check_clean(header(options={"color": color}), 200, LIMITS)
-    assert options["color"] == color
+    assert options.color == color
 
 
 @pytest.mark.parametrize("target", [None, "", 7, ["a"], {"id": "a"}, "x" * 65])
@@ -109,15 +109,16 @@ def test_too_large_is_refused_from_the_header_alone():
 
 def test_defaults_and_output_format():
     options = proto.check_clean(header(), 200, LIMITS)
-    assert options == {**proto.DEFAULT_OPTIONS, "output_format": "rgba8"}
+    assert options == proto.CleanOptions(output_format="rgba8")
+    assert options.to_wire() == {**proto.DEFAULT_OPTIONS, "output_format": "rgba8"}
     options = proto.check_clean(
         header(options={"threshold": 0.3, "scale": 0.5, "output_format": "gray8"}), 200, LIMITS
     )
-    assert (options["threshold"], options["scale"], options["output_format"]) == (0.3, 0.5, "gray8")
+    assert (options.threshold, options.scale, options.output_format) == (0.3, 0.5, "gray8")
     low, high = proto.LINE_WIDTH_RANGE
     for width in ("auto", "model", low, 2, 2.5, high):
         options = proto.check_clean(header(options={"line_width": width}), 200, LIMITS)
-        assert options["line_width"] == width
+        assert options.line_width == width
 
 
 def test_header_decoding():

@@ -1,0 +1,245 @@
+"""Everything the plugin asks of Krita: the layer, the result layer, settings, windows.
+
+The only module that calls Krita's API. Krita (and Qt) are imported inside the functions
+that need them, so the pure parts (formats, refusals) are tested in any Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sketch_kit import pixels
+from sketch_kit.options import EditorOptions
+
+RESULT_LAYER = "Clean Sketch"
+SETTINGS_GROUP = "sketch_cleanup"  # kritarc: [sketch_cleanup]
+
+# (Krita colorModel(), colorDepth()) -> protocol format. Krita stores RGBA U8 and U16 as
+# B,G,R,A and the float depths as R,G,B,A; GrayA is gray, alpha.
+KRITA_FORMATS = {
+    ("RGBA", "U8"): "bgra8",
+    ("RGBA", "U16"): "bgra16",
+    ("RGBA", "F16"): "rgbaf16",
+    ("RGBA", "F32"): "rgbaf32",
+    ("GRAYA", "U8"): "graya8",
+    ("GRAYA", "U16"): "graya16",
+    ("GRAYA", "F32"): "grayaf32",
+}
+MODEL_NAMES = {
+    "RGBA": "RGB",
+    "GRAYA": "grayscale",
+    "CMYKA": "CMYK",
+    "LABA": "L*a*b*",
+    "XYZA": "XYZ",
+    "YCbCrA": "YCbCr",
+    "A": "alpha-only",
+}
+DEPTH_NAMES = {
+    "U8": "8-bit integer",
+    "U16": "16-bit integer",
+    "F16": "16-bit float",
+    "F32": "32-bit float",
+}
+NODE_KINDS = {
+    "grouplayer": "a group layer",
+    "vectorlayer": "a vector layer",
+    "filelayer": "a file layer",
+    "clonelayer": "a clone layer",
+    "filllayer": "a fill layer",
+    "filterlayer": "a filter layer",
+    "transparencymask": "a transparency mask",
+    "filtermask": "a filter mask",
+    "transformmask": "a transform mask",
+    "selectionmask": "a selection mask",
+    "colorizemask": "a colorize mask",
+}
+
+
+class Refusal(Exception):
+    """The action cannot run on what is selected; the message tells the artist why."""
+
+
+def _app():
+    from krita import Krita
+
+    return Krita.instance()
+
+
+def format_for(color_model: str, color_depth: str) -> str:
+    """The protocol format for a Krita layer's colour model and depth, or a Refusal."""
+    fmt = KRITA_FORMATS.get((color_model, color_depth))
+    if fmt is not None:
+        return fmt
+    model = MODEL_NAMES.get(color_model, color_model)
+    depth = DEPTH_NAMES.get(color_depth, color_depth)
+    if color_model in ("RGBA", "GRAYA"):
+        raise Refusal(
+            f"{depth} {model} layers are not supported. Convert the image to 8-bit, 16-bit "
+            "integer or 32-bit float (Image ▸ Convert Image Color Space…) and try again."
+        )
+    raise Refusal(
+        f"The layer uses the {model} colour model ({depth}). Sketch Cleanup works on RGB and "
+        "grayscale layers only: convert the image to RGB or grayscale (Image ▸ Convert Image "
+        "Color Space…), clean it, then convert back if you need to."
+    )
+
+
+@dataclass
+class Source:
+    """The layer being cleaned: where it is, and its pixels as they were when read."""
+
+    doc: object
+    node: object
+    name: str
+    fmt: str
+    rect: tuple[int, int, int, int]
+    data: bytes
+    mask: bytes | None
+
+
+def _refuse_node_kind(name: str, kind: str) -> None:
+    what = NODE_KINDS.get(kind, "not a paint layer")
+    if kind == "grouplayer":
+        hint = (
+            "Select the paint layer with the sketch inside the group, or merge the group "
+            "into one layer first (Layer ▸ Merge with Layer Below, or Flatten Layer)."
+        )
+    elif kind.endswith("mask"):
+        hint = "Select the paint layer itself, not its mask."
+    else:
+        hint = (
+            "Convert it to a paint layer first (Layer ▸ Convert ▸ to Paint Layer), or "
+            "select the paint layer that holds the sketch."
+        )
+    raise Refusal(f"“{name}” is {what}: Clean Sketch works on paint layers only. {hint}")
+
+
+def read_source() -> Source:
+    """The active paint layer's pixels (the selection's bounding box when there is one)."""
+    doc = _app().activeDocument()
+    if doc is None:
+        raise Refusal("Open an image first: Clean Sketch works on the active paint layer.")
+    node = doc.activeNode()
+    if node is None:
+        raise Refusal("Select the paint layer that holds the sketch, then try again.")
+    name = node.name()
+    if node.type() != "paintlayer":
+        _refuse_node_kind(name, node.type())
+    try:
+        fmt = format_for(node.colorModel(), node.colorDepth())
+    except Refusal as exc:
+        raise Refusal(f"Cannot clean “{name}”: {exc}") from None
+
+    canvas = (0, 0, doc.width(), doc.height())
+    selection = doc.selection()
+    mask = None
+    if selection is not None and selection.width() > 0 and selection.height() > 0:
+        box = (selection.x(), selection.y(), selection.width(), selection.height())
+        rect = pixels.intersect(box, canvas)
+        if rect[2] == 0 or rect[3] == 0:
+            raise Refusal("The selection lies outside the canvas: nothing to clean.")
+        mask = bytes(selection.pixelData(*rect))
+        if not mask.strip(b"\0"):
+            raise Refusal("The selection is empty: select the area to clean, or deselect all.")
+    else:
+        rect = canvas
+    data = bytes(node.pixelData(*rect))
+    bpp = pixels.layout(fmt)[0]
+    if len(data) != rect[2] * rect[3] * bpp:
+        raise Refusal(f"Krita returned {len(data)} bytes for “{name}”; expected {fmt} pixels.")
+    visible = pixels.mask_alpha(data, fmt, mask) if mask is not None else data
+    if not pixels.has_visible_pixels(visible, fmt):
+        where = " inside the selection" if mask is not None else ""
+        raise Refusal(f"“{name}” is empty{where} (fully transparent): nothing to clean.")
+    return Source(doc, node, name, fmt, rect, data, mask)
+
+
+def _same_document(a, b) -> bool:
+    try:
+        return a == b
+    except Exception:  # noqa: BLE001 - bindings without == fall back to identity of file
+        return a.fileName() == b.fileName() and a.name() == b.name()
+
+
+def add_result_layer(src: Source, header: dict, data: bytes) -> str:
+    """Add the result as a new paint layer right above the source: one undo step."""
+    x, y, w, h = src.rect
+    if (header.get("width"), header.get("height"), header.get("format")) != (w, h, src.fmt):
+        raise Refusal(
+            f"The backend answered with a {header.get('width')}×{header.get('height')} "
+            f"{header.get('format')} image; expected {w}×{h} {src.fmt}."
+        )
+    if len(data) != w * h * pixels.layout(src.fmt)[0]:
+        raise Refusal(f"The backend's result has {len(data)} bytes; expected {w}×{h} pixels.")
+    doc, node = src.doc, src.node
+    if not any(_same_document(d, doc) for d in _app().documents()):
+        raise Refusal("The image was closed while it was being cleaned; nothing was added.")
+    parent = node.parentNode()
+    if parent is None:
+        raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+    if src.mask is not None:
+        data = pixels.mask_alpha(data, src.fmt, src.mask)
+    layer = doc.createNode(RESULT_LAYER, "paintlayer")
+    wanted = (node.colorModel(), node.colorDepth(), node.colorProfile())
+    if (layer.colorModel(), layer.colorDepth(), layer.colorProfile()) != wanted:
+        layer.setColorSpace(*wanted)
+    from .qt import QtCore
+
+    # Pixels go in before the layer joins the image: adding it is then one undo step.
+    layer.setPixelData(QtCore.QByteArray(data), x, y, w, h)
+    if not parent.addChildNode(layer, node):
+        raise Refusal("Krita refused to add the result layer.")
+    doc.refreshProjection()
+    return layer.name()
+
+
+# ---------------------------------------------------------------- settings and windows
+
+
+def load_options() -> EditorOptions:
+    app = _app()
+    names = EditorOptions().to_strings()
+    return EditorOptions.from_strings(
+        {name: app.readSetting(SETTINGS_GROUP, name, "") for name in names}
+    )
+
+
+def save_options(options: EditorOptions) -> None:
+    app = _app()
+    for name, value in options.to_strings().items():
+        app.writeSetting(SETTINGS_GROUP, name, value)
+
+
+def main_window():
+    """The active Krita main window (a QMainWindow), or None."""
+    try:
+        window = _app().activeWindow()
+        return window.qwindow() if window is not None else None
+    except Exception:  # noqa: BLE001 - no window is a normal state while Krita closes
+        return None
+
+
+def batch_mode() -> bool:
+    try:
+        return bool(_app().batchmode())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def floating_message(text: str, milliseconds: int = 3000) -> None:
+    """A short note on the canvas (no click needed), e.g. after a successful clean."""
+    try:
+        window = _app().activeWindow()
+        view = window.activeView() if window is not None else None
+        if view is not None:
+            from .qt import QtGui
+
+            view.showFloatingMessage(text, QtGui.QIcon(), milliseconds, 1)
+    except Exception:  # noqa: BLE001 - a missing note must never break a finished job
+        pass
+
+
+def on_application_closing(callback) -> None:
+    notifier = _app().notifier()
+    notifier.setActive(True)
+    notifier.applicationClosing.connect(callback)

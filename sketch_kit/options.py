@@ -1,0 +1,220 @@
+"""The options both dialogs show: one table of names, labels, ranges and hints.
+
+Krita builds its widgets and GIMP its procedure arguments from `FIELDS`; both save and
+restore `EditorOptions` and turn them into the request's `CleanOptions`. An option has one
+name everywhere: the dialogs' "Detail" is `detail` + `detail_factor` here and `scale` on
+the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from . import defaults
+from .protocol import COLOR_PATTERN, LINE_WIDTH_RANGE, SCALE_RANGE, CleanOptions
+
+LEVEL_RANGE = (0.01, 0.99)
+TIMEOUT_MINUTES_RANGE = tuple(s / 60 for s in defaults.JOB_TIMEOUT_RANGE_S)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One dialog row. kind: choice | number | color | text | file | bool."""
+
+    name: str
+    label: str
+    hint: str
+    kind: str
+    choices: dict[str, str] = dataclasses.field(default_factory=dict)  # value -> label
+    range: tuple[float, float] = (0.0, 0.0)
+    step: float = 0.0
+    decimals: int = 0
+    suffix: str = ""
+    enabled_when: tuple[str, str] | None = None  # (choice field, value) that uses this one
+    group: str = "result"  # result | backend
+
+
+FIELDS = (
+    Field(
+        "style",
+        "Style",
+        "Lines on a transparent layer, lines on white, or the network's soft gray lines",
+        "choice",
+        {
+            "transparent": "Lines on a transparent layer",
+            "white": "Lines on white",
+            "soft": "Soft gray lines on white (no threshold)",
+        },
+    ),
+    Field("line_color", "Line colour", "Colour of the lines, #rrggbb", "color"),
+    Field(
+        "threshold",
+        "Threshold",
+        "How line pixels are chosen from the network's output",
+        "choice",
+        {
+            "otsu": "Automatic (Otsu)",
+            "mean": "Darker than the mean (original method)",
+            "none": "None: soft, anti-aliased lines",
+            "fixed": "Fixed level",
+        },
+    ),
+    Field(
+        "threshold_level",
+        "Level",
+        "Network output below this level becomes line (0-1)",
+        "number",
+        range=LEVEL_RANGE,
+        step=0.05,
+        decimals=2,
+        enabled_when=("threshold", "fixed"),
+    ),
+    Field(
+        "detail",
+        "Detail",
+        "Automatic measures the sketch's stroke width and works at the resolution the model "
+        "was trained for",
+        "choice",
+        {"auto": "Automatic (from the stroke width)", "custom": "Custom factor"},
+    ),
+    Field(
+        "detail_factor",
+        "Detail factor",
+        "Working resolution relative to the layer: larger keeps finer detail, smaller "
+        "merges close strokes",
+        "number",
+        range=SCALE_RANGE,
+        step=0.1,
+        decimals=2,
+        suffix="×",
+        enabled_when=("detail", "custom"),
+    ),
+    Field(
+        "line_weight",
+        "Line weight",
+        "Redraw every line at one even width around its centre line; automatic inks one "
+        "pencil pass of the sketch's main stroke (1-4 px)",
+        "choice",
+        {
+            "model": "As the model draws them",
+            "auto": "Automatic (one pencil pass wide)",
+            "custom": "Custom width",
+        },
+    ),
+    Field(
+        "line_width",
+        "Line width",
+        "Width of every line, in pixels of the layer",
+        "number",
+        range=LINE_WIDTH_RANGE,
+        step=0.5,
+        decimals=1,
+        suffix=" px",
+        enabled_when=("line_weight", "custom"),
+    ),
+    Field(
+        "server",
+        "Address",
+        "Empty: the backend install.py set up. For another computer: tcp://host:5571 (it "
+        "needs its server key file)",
+        "text",
+        group="backend",
+    ),
+    Field(
+        "server_key_file",
+        "Server key file",
+        "The backend's server.key (CURVE public key) when it runs on another computer",
+        "file",
+        group="backend",
+    ),
+    Field(
+        "autostart",
+        "Start the local backend when none is running",
+        "Start the backend install.py set up when nothing answers on this computer",
+        "bool",
+        group="backend",
+    ),
+    Field(
+        "timeout_minutes",
+        "Give up after",
+        "Cancel a job that takes longer than this",
+        "number",
+        range=TIMEOUT_MINUTES_RANGE,
+        step=1.0,
+        suffix=" min",
+        group="backend",
+    ),
+)
+FIELDS_BY_NAME = {field.name: field for field in FIELDS}
+
+
+@dataclass(frozen=True)
+class EditorOptions:
+    """What an artist sets in either dialog, saved between runs."""
+
+    style: str = CleanOptions.style
+    line_color: str = CleanOptions.color
+    threshold: str = "otsu"  # or "fixed", then threshold_level
+    threshold_level: float = 0.5
+    detail: str = "auto"  # or "custom", then detail_factor
+    detail_factor: float = 1.0
+    line_weight: str = "model"  # or "auto", or "custom", then line_width
+    line_width: float = 2.0
+    server: str = ""  # empty: the installed backend's address (or the default)
+    server_key_file: str = ""
+    autostart: bool = True
+    timeout_minutes: float = defaults.JOB_TIMEOUT_S / 60
+
+    def clean_options(self, output_format: str | None = None) -> CleanOptions:
+        """The request's options (ProtocolError if a value is out of range)."""
+        threshold = self.threshold_level if self.threshold == "fixed" else self.threshold
+        scale = self.detail_factor if self.detail == "custom" else "auto"
+        line_width = self.line_width if self.line_weight == "custom" else self.line_weight
+        return CleanOptions(
+            style=self.style,
+            color=self.line_color.lower(),
+            threshold=threshold,
+            scale=scale,
+            line_width=line_width,
+            output_format=output_format,
+        )
+
+    def replace(self, **changes) -> EditorOptions:
+        return dataclasses.replace(self, **changes)
+
+    def to_strings(self) -> dict[str, str]:
+        """For editors' string-only settings stores (Krita's kritarc)."""
+        out = {}
+        for name, value in dataclasses.asdict(self).items():
+            out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return out
+
+    @classmethod
+    def from_strings(cls, values: dict[str, str]) -> EditorOptions:
+        """Parse saved strings; anything unreadable falls back to its default, so a
+        hand-edited settings file cannot break a plugin."""
+        parsed: dict = {}
+        for field in dataclasses.fields(cls):
+            text = str(values.get(field.name, "")).strip()
+            value = _parse(FIELDS_BY_NAME[field.name], text)
+            if value is not None:
+                parsed[field.name] = value
+        return cls(**parsed)
+
+
+def _parse(field: Field, text: str):
+    if field.kind == "choice":
+        return text if text in field.choices else None
+    if field.kind == "color":
+        return text.lower() if COLOR_PATTERN.fullmatch(text) else None
+    if field.kind == "bool":
+        return {"true": True, "false": False}.get(text.lower())
+    if field.kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        low, high = field.range
+        return number if low <= number <= high else None
+    return text  # text, file
