@@ -466,10 +466,6 @@ def _jit(cfg: TrainConfig):
     return {"auto": "auto", "on": True, "off": False}[cfg.jit_compile]
 
 
-def _devices_text(plan) -> str:
-    return plan.describe()
-
-
 _RESUME_KEYS = ("mixed_precision", "accum_steps", "freeze_encoder", "lr_schedule")
 
 
