@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_config(args, fine_tune: bool):
-    from trainer.train import TrainConfig
+    from trainer.config import TrainConfig
 
     return TrainConfig(
         out=args.out,

@@ -91,7 +91,8 @@ def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path, pair_folder):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from trainer.train import TrainConfig, train
+        from trainer.config import TrainConfig
+        from trainer.train import train
         cfg = TrainConfig(out={str(tmp_path / "run")!r}, data=[{str(pair_folder)!r}],
                           epochs=1, batch_size=2, patch=32, model_preset="tiny",
                           devices=["/cpu:0", "/cpu:1"], workers=1, verbose=0, val_split=0.2)
@@ -112,7 +113,8 @@ WORKER = """
 import json, os, sys
 sys.path.insert(0, {root!r})
 from tests.trainer.conftest import make_simple_pair
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 cfg = TrainConfig(out={out!r}, data=[{data!r}], synthetic=4, epochs=2, batch_size=2, patch=32,
                   model_preset="tiny", multi_worker=True, workers=1, verbose=2, val_split=0.2)
 r = train(cfg, make_pair=make_simple_pair)
