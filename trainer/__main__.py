@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from trainer.quiet import import_keras_quietly
 from trainer.synth import cli as synth_cli
 
 EPILOG = "See docs/training.md for the data layout, multi-GPU / multi-worker training and JAX."
@@ -326,10 +327,12 @@ def _train_config(args: argparse.Namespace, **command_options):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import_keras_quietly()
     return _run_training(_train_config(args, model_preset=args.model_preset))
 
 
 def cmd_fine_tune(args: argparse.Namespace) -> int:
+    import_keras_quietly()
     config = _train_config(args, init_from=args.base, freeze_encoder=args.freeze_encoder)
     return _run_training(config)
 
@@ -350,6 +353,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.data and not args.synthetic:
         print("evaluate: give --data DIR (or --synthetic N)", file=sys.stderr)
         return 2
+    import_keras_quietly()
     from trainer.evaluate import evaluate
 
     res = evaluate(
@@ -371,6 +375,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import_keras_quietly()
     from trainer.export import export
 
     export(

@@ -1,6 +1,8 @@
 """The command line: entry point and help (subprocess), fine-tune -> export -> evaluate."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +39,22 @@ def test_help_is_instant_and_lists_commands():
         "--model-preset", "--seed", "--val-split", "--resume", "--multi-worker",
     ):  # fmt: skip
         assert flag in proc.stdout, flag
+
+
+def test_commands_do_not_print_tensorflow_start_up_chatter(test_model, tmp_path):
+    """Without TF_CPP_MIN_LOG_LEVEL, TensorFlow's C++ logs (CUDA probe errors on a machine
+    without a GPU, absl's "before InitializeLog" line) read like failures: the trainer hides
+    them unless the user asks for them."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer", "evaluate", "--model", str(test_model),
+         "--synthetic", "2", "--patch", "32", "--sheets", "0", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "samples" in proc.stdout  # it ran the model (and so set up TensorFlow's devices)
+    assert "cuInit" not in proc.stderr and "absl::InitializeLog" not in proc.stderr
+    assert not re.search(r"^[IWEF]\d{4} ", proc.stderr, re.M), proc.stderr[-3000:]
 
 
 def test_parser_defaults():
