@@ -6,6 +6,8 @@ The serving backend never imports it; it only loads the exported ``.keras`` file
 
 __all__ = [
     "augment",
+    "callbacks",
+    "config",
     "data",
     "distribute",
     "evaluate",
@@ -14,5 +16,7 @@ __all__ = [
     "metrics",
     "model",
     "plots",
+    "run_data",
+    "run_folder",
     "train",
 ]

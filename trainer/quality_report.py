@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from trainer.line_metrics import (
     pixel_scores,
     tolerant_scores,
 )
+from trainer.quiet import import_keras_quietly
 
 __all__ = ["ink", "model_method", "pixel_scores", "tolerant_scores", "main"]
 
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "quality.md")
     parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_keras_quietly()
 
     cleaner, model_run = model_method(args.model, args.runtime)
     methods: dict[str, Method] = {

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from trainer.quiet import import_keras_quietly
 
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_SEED = 700_001
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
         help="quantize the first and last convolutions too (default: they stay fp32)",
     )
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_keras_quietly()
     xml = quantize(args.model, args.samples, args.size, args.preset, not args.int8_ends)
     print(f"wrote {xml} and {xml.with_suffix('.json')}")
     return 0

@@ -93,6 +93,6 @@ def test_cli_writes_pairs_and_contact_sheet(tmp_path, capsys):
     assert img.shape[1] >= 2 * 96
 
 
-def test_cli_needs_an_output():
-    with pytest.raises(SystemExit):
-        cli.main([])
+def test_cli_needs_an_output(capsys):
+    assert cli.main([]) == 2
+    assert "--out DIR and/or --contact-sheet PATH" in capsys.readouterr().err

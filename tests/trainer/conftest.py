@@ -99,8 +99,9 @@ class LossProbe:
 def trained_run(tmp_path_factory, pair_folder):
     """A tiny model trained 3 epochs on the fixture pairs (+ streamed pairs): the run result
     and the probe of its loss on a fixed batch."""
+    from trainer.config import TrainConfig
     from trainer.data import SketchDataset
-    from trainer.train import TrainConfig, train
+    from trainer.train import train
 
     probe_ds = SketchDataset(
         patch=64, batch_size=8, synthetic=8, make_pair=make_simple_pair, seed=99, train=False

@@ -23,7 +23,8 @@ import keras
 assert keras.backend.backend() == {backend!r}, keras.backend.backend()
 from tests.trainer.conftest import LossProbe, make_simple_pair
 from trainer.data import SketchDataset
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 x, y = SketchDataset(patch=32, batch_size=8, synthetic=8, make_pair=make_simple_pair, seed=5,
                      train=False)[0]
 probe = LossProbe(x, y)

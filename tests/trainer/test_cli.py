@@ -1,6 +1,8 @@
 """The command line: entry point and help (subprocess), fine-tune -> export -> evaluate."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from trainer.__main__ import build_parser, main
+from trainer.__main__ import _train_config, build_parser, main
+from trainer.synth import cli as synth_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +26,7 @@ def test_help_is_instant_and_lists_commands():
         cwd=ROOT,
     )
     assert out.returncode == 0
-    for cmd in ("train", "fine-tune", "evaluate", "export"):
+    for cmd in ("train", "fine-tune", "evaluate", "export", "synth"):
         assert cmd in out.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "trainer", "train", "--help"], capture_output=True, text=True,
@@ -36,6 +39,22 @@ def test_help_is_instant_and_lists_commands():
         "--model-preset", "--seed", "--val-split", "--resume", "--multi-worker",
     ):  # fmt: skip
         assert flag in proc.stdout, flag
+
+
+def test_commands_do_not_print_tensorflow_start_up_chatter(test_model, tmp_path):
+    """Without TF_CPP_MIN_LOG_LEVEL, TensorFlow's C++ logs (CUDA probe errors on a machine
+    without a GPU, absl's "before InitializeLog" line) read like failures: the trainer hides
+    them unless the user asks for them."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer", "evaluate", "--model", str(test_model),
+         "--synthetic", "2", "--patch", "32", "--sheets", "0", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "samples" in proc.stdout  # it ran the model (and so set up TensorFlow's devices)
+    assert "cuInit" not in proc.stderr and "absl::InitializeLog" not in proc.stderr
+    assert not re.search(r"^[IWEF]\d{4} ", proc.stderr, re.M), proc.stderr[-3000:]
 
 
 def test_parser_defaults():
@@ -53,6 +72,24 @@ def test_parser_defaults():
         p.parse_args(["train", "--out", "r", "--resume", "--no-resume"])
     with pytest.raises(SystemExit):
         p.parse_args(["fine-tune", "--out", "r"])  # --data is required
+    synth = p.parse_args(["synth", "--out", "d", "--processes", "2"])
+    assert synth.processes == 2 and synth.func is synth_cli.run
+
+
+def test_data_loaders_are_threads_or_processes():
+    p = build_parser()
+    auto = _train_config(p.parse_args(["train", "--out", "r"]))
+    assert (auto.workers, auto.use_multiprocessing) == (0, False)  # 0: min(4, CPUs) threads
+    threads = _train_config(p.parse_args(["train", "--out", "r", "--loader-threads", "2"]))
+    assert (threads.workers, threads.use_multiprocessing) == (2, False)
+    args = p.parse_args(["fine-tune", "--data", "d", "--out", "r", "--loader-processes", "3"])
+    processes = _train_config(args, init_from=args.base)
+    assert (processes.workers, processes.use_multiprocessing) == (3, True)
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "--out", "r", "--loader-threads", "2", "--loader-processes", "2"])
+    for old_flag in ("--workers", "--multiprocessing"):
+        with pytest.raises(SystemExit):
+            p.parse_args(["train", "--out", "r", old_flag, "2"])
 
 
 def test_fine_tune_export_evaluate_chain(trained_run, pair_folder, tmp_path):
@@ -62,7 +99,7 @@ def test_fine_tune_export_evaluate_chain(trained_run, pair_folder, tmp_path):
     rc = main(
         ["fine-tune", "--data", str(pair_folder), "--base", str(base), "--out", str(run),
          "--epochs", "1", "--patch", "32", "--batch-size", "2", "--accum-steps", "2",
-         "--mixed-precision", "--freeze-encoder", "--workers", "1", "--verbose", "0",
+         "--mixed-precision", "--freeze-encoder", "--loader-threads", "1", "--verbose", "0",
          "--no-tensorboard"]
     )  # fmt: skip
     assert rc == 0

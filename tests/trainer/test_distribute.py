@@ -12,11 +12,6 @@ import pytest
 from trainer.distribute import activate, parse_tf_config, plan_distribution
 
 ROOT = Path(__file__).resolve().parents[2]
-# The two integration tests below start TensorFlow in subprocesses (~30 s each on 2 cores):
-# opt in with SKETCH_SLOW_TESTS=1 (they are also marked `slow`).
-slow = pytest.mark.skipif(
-    not os.environ.get("SKETCH_SLOW_TESTS"), reason="slow: set SKETCH_SLOW_TESTS=1 to run"
-)
 GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1", "/physical_device:GPU:2"]
 
 
@@ -79,8 +74,7 @@ def test_activate_single_is_a_no_op():
         assert strategy is None
 
 
-@pytest.mark.slow
-@slow
+@pytest.mark.slow  # ~15 s on 2 cores: TensorFlow in a subprocess
 def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path, pair_folder):
     """The real MirroredStrategy code path (scope, global batch, fit) on 2 virtual CPUs."""
     script = textwrap.dedent(
@@ -91,7 +85,8 @@ def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path, pair_folder):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from trainer.train import TrainConfig, train
+        from trainer.config import TrainConfig
+        from trainer.train import train
         cfg = TrainConfig(out={str(tmp_path / "run")!r}, data=[{str(pair_folder)!r}],
                           epochs=1, batch_size=2, patch=32, model_preset="tiny",
                           devices=["/cpu:0", "/cpu:1"], workers=1, verbose=0, val_split=0.2)
@@ -112,7 +107,8 @@ WORKER = """
 import json, os, sys
 sys.path.insert(0, {root!r})
 from tests.trainer.conftest import make_simple_pair
-from trainer.train import TrainConfig, train
+from trainer.config import TrainConfig
+from trainer.train import train
 cfg = TrainConfig(out={out!r}, data=[{data!r}], synthetic=4, epochs=2, batch_size=2, patch=32,
                   model_preset="tiny", multi_worker=True, workers=1, verbose=2, val_split=0.2)
 r = train(cfg, make_pair=make_simple_pair)
@@ -133,8 +129,7 @@ def _free_ports(n):
             s.close()
 
 
-@pytest.mark.slow
-@slow
+@pytest.mark.slow  # ~30 s on 2 cores: two TensorFlow workers
 def test_multi_worker_training_with_two_local_workers(tmp_path, pair_folder):
     """Two real MultiWorkerMirroredStrategy workers on this machine (TF_CONFIG, collectives,
     sharded data, chief-only files); guards the Keras workarounds in trainer.distribute."""

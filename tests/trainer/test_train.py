@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from tests.trainer.conftest import make_simple_pair
-from trainer.train import TrainConfig, find_checkpoints, train
+from trainer.config import TrainConfig
+from trainer.run_folder import find_checkpoints
+from trainer.train import train
 
 # Keras' TF backend calls np.array(variable, copy=False) in get_weights (numpy 2 deprecation)
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
