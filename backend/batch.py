@@ -153,7 +153,7 @@ def run(files, out_dir, options: CleanOptions, cleaner=None, endpoint=None, serv
                     _, result = client.clean(pixels, width, height, fmt, wanted)
                 else:
                     result, _ = cleaner.clean(pixels, width, height, fmt, wanted)
-                write_image(target, result, width, height, wanted.output_format)
+                write_image(target, result, width, height, output_format(options))
             except proto.BackendUnavailable:
                 raise
             except (ValueError, OSError, proto.BackendError, proto.ProtocolError) as exc:

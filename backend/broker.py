@@ -128,6 +128,7 @@ class Broker:
             if worker.cancel_sent:
                 continue
             worker.cancel_sent = True
+            assert worker.job is not None
             job_id = worker.job[1]
             cancel = {"v": proto.PROTOCOL_VERSION, "op": "cancel", "id": job_id, "target": job_id}
             self._send(workers, [worker.identity, client, *proto.encode(cancel)])

@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,18 +79,14 @@ def _auto_stroke_width(card: dict) -> float | None:
 class LoadedModel:
     """A Keras model, the runtime that runs it, and what the pipeline needs to know."""
 
-    keras_model: object
+    keras_model: Any
     card: dict
     path: str
+    runtime: runtimes.Runtime
     device: str = ""
     multiple: int = 8
     stroke_width_px: float | None = None
     info: dict = field(default_factory=dict)
-    runtime: object = None  # a backend.runtime object; None: Keras directly
-
-    def __post_init__(self):
-        if self.runtime is None:
-            self.runtime = runtimes.KerasRuntime(self.keras_model, self.device)
 
     @property
     def runtime_name(self) -> str:

@@ -10,13 +10,17 @@ import numpy as np
 
 from sketch_kit.protocol import FORMATS
 
-_DTYPES = {
-    ("u", 1): np.uint8,
+_DTYPES: dict[tuple[str, int], np.dtype] = {
+    ("u", 1): np.dtype(np.uint8),
     ("u", 2): np.dtype("<u2"),
     ("f", 2): np.dtype("<f2"),
     ("f", 4): np.dtype("<f4"),
 }
-_LUMA = {"R": 0.299, "G": 0.587, "B": 0.114}
+
+
+def luma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma: how dark a coloured line reads on paper."""
+    return 0.299 * r + 0.587 * g + 0.114 * b
 
 
 def _dtype(fmt: str) -> np.dtype:
@@ -53,7 +57,7 @@ def decode(payload: bytes, width: int, height: int, fmt: str) -> tuple[np.ndarra
     if channels.replace("A", "") == "Y":
         gray = values[..., channels.index("Y")]
     else:
-        gray = sum(_LUMA[c] * values[..., channels.index(c)] for c in "RGB")
+        gray = luma(*(values[..., channels.index(c)] for c in "RGB"))
     if "A" not in channels:
         gray = np.ascontiguousarray(gray, dtype=np.float32)
         return gray, np.broadcast_to(np.float32(1.0), gray.shape)
@@ -86,7 +90,7 @@ def _encode_strip(rgb: np.ndarray, alpha: np.ndarray, fmt: str) -> np.ndarray:
         rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
     planes = {"R": rgb[..., 0], "G": rgb[..., 1], "B": rgb[..., 2], "A": alpha}
     if "Y" in channels:
-        planes["Y"] = sum(_LUMA[c] * planes[c] for c in "RGB")
+        planes["Y"] = luma(planes["R"], planes["G"], planes["B"])
     if kind == "f":
         for c in "RGBY":
             if c in planes and c in channels:

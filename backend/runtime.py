@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -19,6 +20,16 @@ from backend import defaults
 
 class RuntimeUnavailable(RuntimeError):
     """The asked-for runtime is not installed or cannot run this model."""
+
+
+class Runtime(Protocol):
+    """What the pipeline needs of a way to run the network."""
+
+    name: str
+    bucket: int
+    device: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
 
 class KerasRuntime:
@@ -73,7 +84,10 @@ class OpenVINORuntime:
             )
         # int8 layers run in int8; what was left in floating point runs in fp32
         hint = "f32" if precision == "int8" else precision
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": hint}
+        config: dict[str, str | int] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": hint,
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.name = "openvino" if precision == "f32" else f"openvino-{precision}"

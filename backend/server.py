@@ -61,7 +61,9 @@ def make_socket(
 
 
 class Job:
-    def __init__(self, identity: bytes, header: dict, payload: bytes, options: dict):
+    def __init__(
+        self, identity: bytes, header: dict, payload: bytes | None, options: proto.CleanOptions
+    ):
         self.identity = identity
         self.id = header["id"]
         self.header = header
@@ -310,6 +312,7 @@ class Service:
             send(proto.reply(job.id, "cancelled"))
             return
         header = job.header
+        assert job.payload is not None  # only a cancelled job lets go of its pixels
         try:
             result, fields = self.cleaner.clean(
                 job.payload,

@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,17 +36,34 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from backend import defaults  # noqa: E402
 from sketch_kit import protocol as proto  # noqa: E402
 from sketch_kit.client import Client  # noqa: E402
-from backend import defaults  # noqa: E402
-from tests.support import fixtures  # noqa: E402
+from sketch_kit.local import wait_until_ready  # noqa: E402
+
+SKETCH = ROOT / "examples" / "revoy_witch_rough.png"  # a real pencil rough (CC BY 4.0)
 
 NETWORK_MAX_SIDE = 2048  # the whole-frame network pass needs ~280 B/px: 4096² would be 5 GB
 # sent over the wire: only options every backend version knows (a --baseline one too)
 WIRE_OPTIONS = {"style": "transparent", "threshold": "otsu", "scale": 1.0, "output_format": "gray8"}
 OPTIONS = {**proto.DEFAULT_OPTIONS, **WIRE_OPTIONS}  # in-process: every option filled in
+
+
+def sketch(side: int) -> np.ndarray:
+    """A side² gray8 canvas of real pencil strokes: the example rough, tiled."""
+    gray = cv2.imread(str(SKETCH), cv2.IMREAD_GRAYSCALE)
+    assert gray is not None, f"cannot read {SKETCH}"
+    reps = (-(-side // gray.shape[0]), -(-side // gray.shape[1]))
+    return np.ascontiguousarray(np.tile(gray, reps)[:side, :side])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def untrained_default_model(directory: Path) -> Path:
@@ -136,7 +154,7 @@ def speed(seconds: float, megapixels: float, flops_px: float, peak: float) -> di
 
 
 def bench_size(side, cleaner, client, pid, repeats, flops_px, peak) -> dict:
-    gray = fixtures.drawing(side, side, seed=side)
+    gray = sketch(side)
     payload = gray.tobytes()
     repeats = repeats if side < 4096 else 1
     row = {"size": side, "megapixels": side * side / 1e6}
@@ -165,7 +183,7 @@ def bench_size(side, cleaner, client, pid, repeats, flops_px, peak) -> dict:
 
 
 def memory_row(side, client, pid, flops_px, peak) -> dict:
-    gray = fixtures.drawing(side, side, seed=side)
+    gray = sketch(side)
     payload = gray.tobytes()
     with MemoryWatch(pid) as memory:
         start = time.perf_counter()
@@ -186,9 +204,9 @@ def memory_row(side, client, pid, flops_px, peak) -> dict:
 
 def start_server(command_args: list[str], cwd: Path, log: Path):
     """A real backend process: this tree's, or (cwd=an older tree) the baseline's."""
-    env = fixtures.backend_env()
-    env["PYTHONPATH"] = str(cwd) + os.pathsep + env["PYTHONPATH"]
-    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), str(ROOT), env.get("PYTHONPATH", "")])
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "backend", "serve", "--bind", endpoint, *command_args],
@@ -197,7 +215,10 @@ def start_server(command_args: list[str], cwd: Path, log: Path):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    info = fixtures.wait_ready(endpoint, proc, log, timeout=300)
+    try:
+        info = wait_until_ready(endpoint, lambda: proc.poll() is None, timeout=300)
+    except proto.BackendUnavailable as exc:
+        raise SystemExit(f"{exc.message}:\n{log.read_text()}") from None
     return proc, endpoint, info
 
 
@@ -221,7 +242,8 @@ def bench_runtime(label, server_args, cwd, cleaner, args, tmp, flops_px, peak) -
                     {"runtime": label, "device": info["device"], "memory_only": True, **row}
                 )
     finally:
-        fixtures.stop(proc)
+        proc.terminate()
+        proc.wait(30)
     return rows
 
 
@@ -229,8 +251,16 @@ def baseline_tree(rev: str, tmp: Path) -> Path:
     """The backend as it was at `rev` (git archive: nothing in the repository changes)."""
     target = tmp / f"baseline-{rev}"
     target.mkdir()
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-tree", "--name-only", rev],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    # the wire protocol lived in sketch_client.py before the editor kit (sketch_kit/)
+    parts = [name for name in ("backend", "sketch_kit", "sketch_client.py") if name in listed]
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "backend", "sketch_client.py"],
+        ["git", "-C", str(ROOT), "archive", rev, *parts],
         check=True,
         capture_output=True,
     ).stdout
@@ -325,7 +355,8 @@ def main(argv=None) -> int:
     tiling_args = ["--tile", str(args.tile), "--overlap", str(args.overlap)]
     tiling_args += ["--batch", str(args.batch), "--model", str(model_path)]
     rows: list[dict] = []
-    flops_px = params = None
+    flops_px: float | None = None
+    params = 0
     try:
         if args.baseline:
             tree = baseline_tree(args.baseline, tmp)
@@ -356,7 +387,7 @@ def main(argv=None) -> int:
         "device": keras_device,
         "runtimes": sorted({r["runtime"] for r in rows}, key=[r["runtime"] for r in rows].index),
         "model": str(model_path.name),
-        "params": int(params),
+        "params": params,
         "flops_per_pixel": flops_px,
         "peak_gflops": round(peak, 1),
         "peak_note": peak_note,

@@ -15,7 +15,7 @@ import uuid
 try:
     import zmq
 except ImportError:  # the plugin says so when it connects (BackendUnavailable below)
-    zmq = None
+    zmq = None  # type: ignore[assignment]
 
 from .defaults import JOB_TIMEOUT_S, REQUEST_TIMEOUT_S, STALL_TIMEOUT_S
 from .protocol import (
@@ -121,13 +121,13 @@ class Client:
     def reset(self) -> None:
         """Drop the socket and everything in flight (after the backend died)."""
         if self._socket is not None:
-            self._socket.close(linger=0)
+            self._sock.close(linger=0)
         self._pending.clear()
         self._open()
 
     def close(self) -> None:
         if self._socket is not None:
-            self._socket.close(linger=0)
+            self._sock.close(linger=0)
             self._socket = None
 
     def __enter__(self):
@@ -137,9 +137,15 @@ class Client:
         self.close()
 
     @property
+    def _sock(self):
+        if self._socket is None:
+            raise BackendUnavailable(f"the connection to {self.endpoint} was closed")
+        return self._socket
+
+    @property
     def fd(self) -> int:
         """File descriptor to watch for readability (edge-triggered: then call pump())."""
-        return self._socket.getsockopt(zmq.FD)
+        return self._sock.getsockopt(zmq.FD)
 
     # -- sending
     def _new_id(self, op: str) -> str:
@@ -147,12 +153,12 @@ class Client:
         return f"{op}-{self._prefix}-{self._counter}"
 
     def _send(self, header: dict, payload: bytes | None = None, timeout: float = 2.0) -> None:
-        if not self._socket.poll(int(timeout * 1000), zmq.POLLOUT):
+        if not self._sock.poll(int(timeout * 1000), zmq.POLLOUT):
             raise BackendUnavailable(
                 f"no Sketch Cleanup backend answers at {self.endpoint}; is it running?"
             )
         try:
-            self._socket.send_multipart(encode(header, payload), flags=zmq.NOBLOCK, copy=False)
+            self._sock.send_multipart(encode(header, payload), flags=zmq.NOBLOCK, copy=False)
         except zmq.Again:
             raise BackendUnavailable(f"could not send to the backend at {self.endpoint}") from None
 
@@ -165,9 +171,9 @@ class Client:
         """
         changed: dict[str, Job] = {}
         wait_ms = int(timeout * 1000)
-        while self._socket.poll(wait_ms, zmq.POLLIN):
+        while self._sock.poll(wait_ms, zmq.POLLIN):
             wait_ms = 0
-            frames = self._socket.recv_multipart()
+            frames = self._sock.recv_multipart()
             job = self._dispatch(frames)
             if job is not None:
                 changed[job.id] = job
@@ -180,6 +186,8 @@ class Client:
         except ProtocolError:
             return None  # a broken reply is ignored; the job's stall check still guards it
         request_id = header.get("id")
+        if not isinstance(request_id, str):
+            return None
         if request_id in self._pending:
             self._pending[request_id] = header
             return None
@@ -219,15 +227,15 @@ class Client:
         try:
             pong = self.request("ping", timeout=REQUEST_TIMEOUT_S)
         except BackendUnavailable as exc:
+            lost = BackendUnavailable(f"the backend stopped answering: {exc.message}")
             for job in stalled:
-                job.error = BackendUnavailable(f"the backend stopped answering: {exc.message}")
-            raise stalled[0].error from None
+                job.error = lost
+            raise lost from None
         if instance is not None and pong.get("instance") != instance:
+            lost = BackendUnavailable("the backend restarted and lost this job; run it again")
             for job in stalled:
-                job.error = BackendUnavailable(
-                    "the backend restarted and lost this job; run it again"
-                )
-            raise stalled[0].error
+                job.error = lost
+            raise lost
         for job in stalled:  # alive and busy: keep waiting
             job.last_heard = now
 
@@ -246,8 +254,8 @@ class Client:
                     raise BackendUnavailable(
                         f"the backend at {self.endpoint} did not answer '{op}' within {timeout:g} s"
                     )
-                if self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
-                    frames = self._socket.recv_multipart()
+                if self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                    frames = self._sock.recv_multipart()
                     job = self._dispatch(frames)
                     if job is not None:
                         job.last_heard = time.monotonic()
@@ -341,7 +349,8 @@ class Client:
             raise job.error
         if job.cancelled:
             raise BackendError("cancelled", "the job was cancelled")
-        return job.result, job.pixels
+        assert job.result is not None
+        return job.result, job.pixels or b""
 
     def clean(
         self,

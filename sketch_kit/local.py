@@ -11,9 +11,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from .protocol import DEFAULT_ENDPOINT, is_local
+from .protocol import DEFAULT_ENDPOINT, BackendUnavailable, is_local
 
 # Variables a host application sets for its own bundled Python or libraries (Krita's
 # Windows/macOS/AppImage builds, GIMP's plug-in environment) that would break the backend's
@@ -240,3 +241,26 @@ class BackendProcess:
                 process.wait(3)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def wait_until_ready(
+    endpoint: str,
+    alive: Callable[[], bool],
+    timeout: float,
+    server_key: str | bytes | None = None,
+) -> dict:
+    """Block until the backend at `endpoint` answers `info` (its answer), for scripts and
+    tools; editors step a Session instead. Raises BackendUnavailable when `alive()` turns
+    False or `timeout` s pass."""
+    from .client import Client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise BackendUnavailable(f"the backend for {endpoint} exited while starting")
+        with Client(endpoint, server_key=server_key) as client:
+            try:
+                return client.info(timeout=1.0)
+            except BackendUnavailable:
+                time.sleep(0.3)
+    raise BackendUnavailable(f"no backend answered at {endpoint} within {timeout:g} s")

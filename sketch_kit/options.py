@@ -15,7 +15,7 @@ from . import defaults
 from .protocol import COLOR_PATTERN, LINE_WIDTH_RANGE, SCALE_RANGE, CleanOptions
 
 LEVEL_RANGE = (0.01, 0.99)
-TIMEOUT_MINUTES_RANGE = tuple(s / 60 for s in defaults.JOB_TIMEOUT_RANGE_S)
+TIMEOUT_MINUTES_RANGE = (defaults.JOB_TIMEOUT_RANGE_S[0] / 60, defaults.JOB_TIMEOUT_RANGE_S[1] / 60)
 
 
 @dataclass(frozen=True)

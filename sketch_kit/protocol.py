@@ -81,8 +81,11 @@ class BackendUnavailable(BackendError):
 # ---------------------------------------------------------------- clean options
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _within(value, low: float, high: float, inclusive: bool = True) -> bool:
+    """Whether `value` is a number (not a bool) within [low, high] (or (low, high))."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return low <= value <= high if inclusive else low < value < high
 
 
 @dataclass(frozen=True)
@@ -107,20 +110,18 @@ class CleanOptions:
             raise ProtocolError("bad_request", f"style must be one of {STYLES}")
         if not (isinstance(self.color, str) and COLOR_PATTERN.fullmatch(self.color)):
             raise ProtocolError("bad_request", "color must look like #rrggbb (six hex digits)")
-        low, high = THRESHOLD_RANGE
         threshold = self.threshold
-        if not (threshold in THRESHOLDS or (_is_number(threshold) and low < threshold < high)):
+        if not (threshold in THRESHOLDS or _within(threshold, *THRESHOLD_RANGE, inclusive=False)):
             raise ProtocolError(
                 "bad_request", f"threshold must be one of {THRESHOLDS} or a number in (0, 1)"
             )
         low, high = SCALE_RANGE
-        if not (self.scale == "auto" or (_is_number(self.scale) and low <= self.scale <= high)):
+        if not (self.scale == "auto" or _within(self.scale, low, high)):
             raise ProtocolError(
                 "bad_request", f"scale must be 'auto' or a number in [{low:g}, {high:g}]"
             )
         low, high = LINE_WIDTH_RANGE
-        width = self.line_width
-        if not (width in LINE_WIDTHS or (_is_number(width) and low <= width <= high)):
+        if not (self.line_width in LINE_WIDTHS or _within(self.line_width, low, high)):
             raise ProtocolError(
                 "bad_request",
                 f"line_width must be one of {LINE_WIDTHS} or a number in [{low:g}, {high:g}]",

@@ -297,7 +297,7 @@ class Session:
 
     def no_backend_message(self) -> str:
         text = f"No Sketch Cleanup backend answers at {self.endpoint}."
-        if not self.local:
+        if not self.local or self.key_file:
             return (
                 f"{text} Check that the backend runs on that computer, that the address in "
                 f"{self.settings_place} is right, and that the server key file is that "

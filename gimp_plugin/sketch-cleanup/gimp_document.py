@@ -7,6 +7,7 @@ With the entry script's dialog and progress bar, the only code that calls GIMP; 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 try:
     from gi.repository import Babl, Gegl, Gimp
@@ -47,8 +48,8 @@ def color_hex(color) -> str:
 class Source:
     """The part of the layer being cleaned and how its pixels travel."""
 
-    image: object
-    layer: object
+    image: Any  # Gimp.Image
+    layer: Any  # Gimp.Layer
     rect: tuple[int, int, int, int]  # x, y, w, h within the layer
     babl_format: str
     fmt: str

@@ -50,14 +50,18 @@ def _import_zmq() -> None:
 _find_kit()
 _import_zmq()
 
-try:
-    from krita import Krita
-except ImportError:  # not inside Krita
-    Krita = None
 
-EXTENSION = None
-if Krita is not None:
+def _register():
+    """Add the extension when running inside Krita (not in tests or tools)."""
+    try:
+        from krita import Krita
+    except ImportError:
+        return None
     from .extension import SketchCleanupExtension
 
-    EXTENSION = SketchCleanupExtension(Krita.instance())
-    Krita.instance().addExtension(EXTENSION)
+    extension = SketchCleanupExtension(Krita.instance())
+    Krita.instance().addExtension(extension)
+    return extension
+
+
+EXTENSION = _register()

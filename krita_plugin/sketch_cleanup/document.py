@@ -7,6 +7,7 @@ that need them, so the pure parts (formats, refusals) are tested in any Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sketch_kit import pixels
 from sketch_kit.options import EditorOptions
@@ -88,8 +89,8 @@ def format_for(color_model: str, color_depth: str) -> str:
 class Source:
     """The layer being cleaned: where it is, and its pixels as they were when read."""
 
-    doc: object
-    node: object
+    doc: Any  # krita.Document
+    node: Any  # krita.Node
     name: str
     fmt: str
     rect: tuple[int, int, int, int]

@@ -5,6 +5,7 @@ import pytest
 
 from backend import defaults, tiling
 from backend.model import LoadedModel
+from backend.runtime import KerasRuntime
 from tests.support import fixtures
 
 
@@ -12,7 +13,8 @@ from tests.support import fixtures
 def model(test_model):
     import keras
 
-    return LoadedModel(keras.saving.load_model(test_model, compile=False), {}, str(test_model))
+    keras_model = keras.saving.load_model(test_model, compile=False)
+    return LoadedModel(keras_model, {}, str(test_model), KerasRuntime(keras_model, ""))
 
 
 def test_identity_network_is_reconstructed_exactly():

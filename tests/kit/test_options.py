@@ -112,3 +112,13 @@ def test_docs_state_the_options_defaults_and_ranges():
         assert f"[{low:g}, {high:g}]" in rows[name][1], name
     for style in protocol.STYLES:
         assert f"`{style}`" in rows["style"][1]
+
+
+@pytest.mark.parametrize("page", ["krita.md", "gimp.md"])
+def test_each_editors_docs_list_every_option_as_the_dialogs_show_it(page):
+    text = (ROOT / "docs" / page).read_text()
+    rows = {m[0]: m[1] for m in re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", text, re.M)}
+    for field in FIELDS:
+        assert field.label in rows, f"{page} has no row for {field.label}"
+        for label in field.choices.values():
+            assert label in rows[field.label], f"{page}: {field.label} lacks {label!r}"

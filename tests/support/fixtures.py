@@ -140,19 +140,13 @@ def start_backend(args: list[str], log_path: Path) -> subprocess.Popen:
 def wait_ready(
     endpoint: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0, server_key=None
 ) -> dict:
-    from sketch_kit import protocol
-    from sketch_kit.client import Client
+    from sketch_kit.local import wait_until_ready
+    from sketch_kit.protocol import BackendUnavailable
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"backend exited early:\n{Path(log_path).read_text()}")
-        with Client(endpoint, server_key=server_key) as client:
-            try:
-                return client.info(timeout=1.0)
-            except protocol.BackendUnavailable:
-                time.sleep(0.3)
-    raise RuntimeError(f"backend did not answer in {timeout}s:\n{Path(log_path).read_text()}")
+    try:
+        return wait_until_ready(endpoint, lambda: proc.poll() is None, timeout, server_key)
+    except BackendUnavailable as exc:
+        raise RuntimeError(f"{exc.message}:\n{Path(log_path).read_text()}") from None
 
 
 def wait_for_workers(
