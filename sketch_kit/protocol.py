@@ -49,13 +49,29 @@ COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
 REQUEST_OPS = ("info", "ping", "clean", "cancel")
 FINAL_TYPES = ("result", "cancelled", "error")
 
+# every `code` an error reply may carry (docs/protocol.md, "Error codes")
+ERROR_CODES = (
+    "bad_message",
+    "bad_version",
+    "unknown_op",
+    "bad_request",
+    "unsupported_format",
+    "bad_size",
+    "empty_image",
+    "too_large",
+    "busy",
+    "duplicate_id",
+    "internal",
+)
 LOOPBACK_NAMES = {"localhost"}
 
 
 class ProtocolError(ValueError):
-    """A message that breaks the protocol; `code` is one of docs/protocol.md's error codes."""
+    """A message that breaks the protocol; `code` is one of ERROR_CODES."""
 
     def __init__(self, code: str, message: str):
+        if code not in ERROR_CODES:
+            raise ValueError(f"{code!r} is not a protocol error code")
         super().__init__(message)
         self.code = code
         self.message = message

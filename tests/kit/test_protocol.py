@@ -134,3 +134,14 @@ def test_every_format_has_a_byte_size():
     sizes = {fmt: proto.bytes_per_pixel(fmt) for fmt in proto.FORMATS}
     assert sizes["rgba8"] == 4 and sizes["gray8"] == 1 and sizes["rgbaf32"] == 16
     assert sizes["graya16"] == 4 and sizes["rgbaf16"] == 8
+
+
+def test_docs_list_exactly_the_error_codes():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    section = text.split("### Error codes", 1)[1].split("\n## ", 1)[0]
+    assert tuple(re.findall(r"^\| `(\w+)` \|", section, re.M)) == proto.ERROR_CODES
+    with pytest.raises(ValueError, match="not a protocol error code"):
+        proto.ProtocolError("oops", "a code no client knows")
