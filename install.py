@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from sketch_kit import local, protocol  # noqa: E402  (the standard library only)
+from sketch_kit.defaults import START_TIMEOUT_S  # noqa: E402
 
 MODEL_FILES = ("sketch-unet.keras", "sketch-unet.json")
 # the int8 copy for `--runtime openvino-int8` (python -m trainer.quantize), when there is one
@@ -161,7 +162,7 @@ class Installer:
             "import sys; from sketch_kit.client import Client; cl = Client(sys.argv[1]); "
             "print(cl.info(timeout=2.0)['device'])"
         )
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if backend.poll() is not None:
                 raise SystemExit(f"the backend failed to start:\n{log_path.read_text()}")
@@ -175,7 +176,9 @@ class Installer:
                 self.say(f"backend ready on {answer.stdout.strip()}")
                 return
             time.sleep(1)
-        raise SystemExit(f"the backend did not answer within 3 minutes; see {log_path}")
+        raise SystemExit(
+            f"the backend did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}"
+        )
 
     def vendor_pyzmq(self, target: Path, python_version: str, platforms: list[str]) -> None:
         """pyzmq built for an editor's own Python (version like "3.11", pip platform tags),

@@ -63,12 +63,6 @@ def pair_folder(tmp_path_factory) -> Path:
     return write_pair_folder(tmp_path_factory.mktemp("pairs"), 12, 96, ext=".jpg")
 
 
-@pytest.fixture(scope="session")
-def big_pair_folder(tmp_path_factory) -> Path:
-    """3 pairs of 300x300 "scans", much larger than a 64 px patch (random crops)."""
-    return write_pair_folder(tmp_path_factory.mktemp("big"), 3, 300, seed=5)
-
-
 class LossProbe:
     """A Keras callback: the loss on a fixed batch (training-mode BN) at start and end."""
 
