@@ -1,3 +1,5 @@
 """Sketch Cleanup backend: holds the U-Net and turns layers into clean line art."""
 
-__version__ = "0.1.0"
+from sketch_kit.protocol import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
+VERSION = "0.1.0"  # the release: backend, plugins and pyproject.toml read it from here
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5571"
 DEFAULT_WORKER_ENDPOINT = "tcp://127.0.0.1:5572"
