@@ -68,9 +68,19 @@ def geometric(
         tx, ty = rng.uniform(-cfg.translate, cfg.translate, size=2) * (w, h)
         m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, zoom)
         m[:, 2] += (tx, ty)
-        kw = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
-        x = cv2.warpAffine(x, m, (w, h), **kw)
-        y = cv2.warpAffine(y.astype(np.float32), m, (w, h), **kw)
+
+        def warp(im: np.ndarray) -> np.ndarray:
+            return cv2.warpAffine(
+                im,
+                m,
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=1.0,
+            )
+
+        x = warp(x)
+        y = warp(y.astype(np.float32))
         y = (y >= 0.5).astype(np.float32)
     return x, y
 

@@ -401,6 +401,8 @@ class SketchDataset(keras.utils.PyDataset):
             srng = np.random.default_rng(
                 [self.seed, self.epoch if self.train else 0, 3, k - len(self.pairs)]
             )
+            if self.make_pair is None:  # unreachable: __init__ sets it whenever synthetic > 0
+                raise RuntimeError("synthetic sample requested from a dataset without make_pair")
             rough, clean = self.make_pair(srng, self.patch)
             x = normalize_by_max(np.asarray(rough, np.float32))
             y = normalize_by_max(np.asarray(clean, np.float32))

@@ -120,7 +120,7 @@ def plan_distribution(
         if len(local) > 1:
             return DistributionPlan("jax_data_parallel", backend, local)
         return DistributionPlan("single", backend, local[:1])
-    notes = ()
+    notes: tuple[str, ...] = ()
     if len(local) > 1:
         notes = (f"{backend} backend: training on one device although {len(local)} are visible",)
     return DistributionPlan("single", backend, local[:1], notes=notes)

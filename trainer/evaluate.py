@@ -81,6 +81,11 @@ def evaluate(
         for arr, lst in zip((x, pred, y), shown, strict=True):
             lst.extend(arr[: max(0, keep - len(lst))])
     losses_a, ious_a = np.concatenate(losses), np.concatenate(ious)
+    per_image = [
+        (n, round(float(lo), 5), round(float(io), 5))
+        for n, lo, io in zip(names, losses_a, ious_a, strict=True)
+    ]
+    per_image.sort(key=lambda r: -r[1])  # worst first
     result = {
         "model": str(model_path),
         "data": [str(d) for d in data_dirs] + ([f"{synthetic} synthetic"] if synthetic else []),
@@ -88,13 +93,7 @@ def evaluate(
         "patch": patch,
         "loss": float(np.mean(losses_a)),
         "metrics": {m.name: float(keras.ops.convert_to_numpy(m.result())) for m in metrics},
-        "per_image": sorted(
-            (
-                {"name": n, "loss": round(float(lo), 5), "iou": round(float(io), 5)}
-                for n, lo, io in zip(names, losses_a, ious_a, strict=True)
-            ),
-            key=lambda r: -r["loss"],
-        ),
+        "per_image": [{"name": n, "loss": lo, "iou": io} for n, lo, io in per_image],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "backend": keras.backend.backend(),
     }

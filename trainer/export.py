@@ -150,7 +150,7 @@ def model_card(
     """The card dictionary (schema: docs/training.md, "Model card")."""
     cfg = infer_config(model)
     t = dict(training or {})
-    card = {
+    card: dict[str, Any] = {
         "name": name,
         "version": str(version),
         "card_format": CARD_FORMAT,
@@ -234,11 +234,14 @@ def export(
             flush=True,
         )
         stroke_width_px = DEFAULT_STROKE_WIDTH
+    card_metrics: Mapping[str, Any] | None
     if isinstance(metrics, str | os.PathLike):
         loaded = json.loads(Path(metrics).read_text())
-        metrics = loaded.get("metrics", loaded)
-    if metrics is None:
-        metrics = summary.get("metrics", {})
+        card_metrics = loaded.get("metrics", loaded)
+    else:
+        card_metrics = metrics
+    if card_metrics is None:
+        card_metrics = summary.get("metrics", {})
     training = {
         "data": run_json.get("data", "unknown"),
         "epochs": ckpt_state.get("epoch", summary.get("epochs", 0)),
@@ -269,7 +272,7 @@ def export(
         auto_stroke_width_px=run_json.get("auto_stroke_width_px"),
         patch=int(run_json.get("patch", 424)),
         training=training,
-        metrics=metrics,
+        metrics=card_metrics,
         licence=licence,
         extra={
             "export": {

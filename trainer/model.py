@@ -177,7 +177,7 @@ def encoder_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if layer.name.startswith("enc")]
 
 
-def count_layers(model: keras.Model, prefix: str, kind: type = layers.Conv2D) -> int:
+def count_layers(model: keras.Model, prefix: str, kind: type[layers.Layer] = layers.Conv2D) -> int:
     """Number of layers of exactly type ``kind`` whose name starts with ``prefix + '_'``."""
     return sum(
         1 for layer in model.layers if type(layer) is kind and layer.name.startswith(prefix + "_")

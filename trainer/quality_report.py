@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -38,6 +39,9 @@ from trainer.line_metrics import (
     tolerant_scores,
 )
 from trainer.quiet import import_keras_quietly
+
+if TYPE_CHECKING:  # the backend (and Keras with it) is imported only when a model is run
+    from backend.pipeline import Cleaner
 
 __all__ = ["ink", "model_method", "pixel_scores", "tolerant_scores", "main"]
 
@@ -61,7 +65,26 @@ def adaptive(gray8: np.ndarray) -> np.ndarray:
     )
 
 
-def model_method(model_path: Path, runtime: str = "auto", **options):
+class ModelRun:
+    """``run(gray8, **override) -> gray8`` through a backend ``Cleaner`` with fixed options
+    (``override``: per-call changes); ``last`` holds what the pipeline reported for the
+    latest call (scale, seconds)."""
+
+    def __init__(self, cleaner: Cleaner, options: CleanOptions):
+        self.cleaner = cleaner
+        self.options = options
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, gray8: np.ndarray, **override: Any) -> np.ndarray:
+        h, w = gray8.shape
+        out, info = self.cleaner.clean(
+            gray8.tobytes(), w, h, "gray8", self.options.replace(**override)
+        )
+        self.last = info
+        return np.frombuffer(out, np.uint8).reshape(h, w)
+
+
+def model_method(model_path: Path, runtime: str = "auto", **options) -> tuple[Cleaner, ModelRun]:
     """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline on `runtime`;
     ``run.last`` holds what the pipeline reported (scale, seconds)."""
     from backend.model import load
@@ -69,14 +92,7 @@ def model_method(model_path: Path, runtime: str = "auto", **options):
 
     cleaner = Cleaner(load(model_path, runtime))
     merged = CleanOptions(**{"style": "white", "output_format": "gray8", **options})
-
-    def run(gray8: np.ndarray, **override) -> np.ndarray:
-        h, w = gray8.shape
-        out, info = cleaner.clean(gray8.tobytes(), w, h, "gray8", merged.replace(**override))
-        run.last = info
-        return np.frombuffer(out, np.uint8).reshape(h, w)
-
-    return cleaner, run
+    return cleaner, ModelRun(cleaner, merged)
 
 
 # ------------------------------------------------------------------ measuring
@@ -138,7 +154,7 @@ def real_sketches(folders: list[Path]) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def real(model_run, methods: dict[str, Method], sketches, images: Path) -> dict:
+def real(model_run: ModelRun, methods: dict[str, Method], sketches, images: Path) -> dict:
     from backend.autoscale import estimate_stroke_width
 
     results = {}
@@ -180,7 +196,7 @@ def real(model_run, methods: dict[str, Method], sketches, images: Path) -> dict:
     return results
 
 
-def widths(model_run, sketches, size: int) -> dict:
+def widths(model_run: ModelRun, sketches, size: int) -> dict:
     """Asked vs delivered line width on held-out synthetic roughs and the real sketches."""
     from trainer.synth.pairs import make_pair, pair_rng
 
@@ -353,6 +369,7 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
     import_keras_quietly()
+    import keras
 
     cleaner, model_run = model_method(args.model, args.runtime)
     methods: dict[str, Method] = {
@@ -369,13 +386,15 @@ def main(argv=None) -> int:
     reals = real(model_run, methods, sketches, args.images)
     width_rows = widths(model_run, sketches, args.size)
     card = cleaner.model.card
+    keras_model = cleaner.model.keras_model
+    assert isinstance(keras_model, keras.Model)  # typed `object` in backend.model
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "seconds": time.perf_counter() - started,
         "device": cleaner.model.device,
         "model": args.model.name,
         "card": f"{card.get('name', '?')} v{card.get('version', '?')}, "
-        f"{cleaner.model.keras_model.count_params():,} parameters",
+        f"{keras_model.count_params():,} parameters",
         "per_category": args.per_category,
         "size": args.size,
     }

@@ -207,7 +207,7 @@ def _data_description(cfg: TrainConfig, train_ds: SketchDataset, val_ds) -> str:
     return text
 
 
-def best_metrics(rows: list[dict]) -> dict[str, float]:
+def best_metrics(rows: list[dict]) -> dict[str, float | str]:
     """Validation metrics of the best epoch (lowest val_loss; training metrics without val)."""
     rows = [r for r in rows if r]
     if not rows:
@@ -215,7 +215,7 @@ def best_metrics(rows: list[dict]) -> dict[str, float]:
     key = "val_loss" if any(r.get("val_loss") not in (None, "") for r in rows) else "loss"
     best = min(rows, key=lambda r: float(r.get(key) or math.inf))
     prefix = "val_" if key == "val_loss" else ""
-    out = {}
+    out: dict[str, float | str] = {}
     for k, v in best.items():
         if k.startswith(prefix) and k != "epoch" and not k.endswith("seconds") and v != "":
             if prefix or not k.startswith("val_"):

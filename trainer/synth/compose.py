@@ -100,7 +100,8 @@ def compose(
     fav = rng.choice(len(names), size=2, p=probs)
     drawing = Element()
     owner: list[int] = []  # element number of each line
-    zbuf = np.zeros((size, size), np.uint8)  # number of the top element with a fill there
+    # number of the top element with a fill there
+    zbuf: np.ndarray = np.zeros((size, size), np.uint8)
     inked = 0.0  # px of line inside the canvas
     i = 0
     while (i < n or (inked * lw < MIN_INK * size * size and i < n + 12)) and (

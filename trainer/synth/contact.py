@@ -23,6 +23,13 @@ def _find_real(real_dir: Path | None) -> Path | None:
     return None
 
 
+def _read_gray(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise FileNotFoundError(f"cannot read the real rough {path}")
+    return img
+
+
 def _label(tile: np.ndarray, text: str, dark: bool = True) -> np.ndarray:
     out = tile.copy()
     h = 22
@@ -59,8 +66,7 @@ def contact_sheet(
         cols_bot.append(_label(clean, f"synthetic target #{i}"))
     rd = _find_real(Path(real_dir) if real_dir else None)
     if rd is not None:
-        full = cv2.imread(str(rd / REAL_FILES[0]), cv2.IMREAD_GRAYSCALE)
-        face = cv2.imread(str(rd / REAL_FILES[1]), cv2.IMREAD_GRAYSCALE)
+        full, face = (_read_gray(rd / name) for name in REAL_FILES)
         cols_top.append(_label(_fit(full, size, 40), "REAL rough (D. Revoy, CC BY 4.0)"))
         f = _fit(face, size, 0)
         cols_bot.append(_label(f, "REAL rough detail, enlarged"))

@@ -255,14 +255,14 @@ def figure(rng, cx, cy, s, lw=2.5) -> Element:
         nm = (n[:-1] + n[1:]) / 2
         rm = (r[:-1] + r[1:]) / 2 * rng.uniform(1.0, 1.25, 2)[:, None]
         for sg in (-1, 1):
-            side = [
+            edge = [
                 p[0] + sg * n[0] * r[0],
                 mids[0] + sg * nm[0] * rm[0],
                 p[1] + sg * n[1] * r[1],
                 mids[1] + sg * nm[1] * rm[1],
                 p[2] + sg * n[2] * r[2],
             ]
-            el.lines.append(Stroke(catmull_rom(side), 1.0))
+            el.lines.append(Stroke(catmull_rom(edge), 1.0))
         el.fills.append(np.concatenate([p + n * r[:, None], (p - n * r[:, None])[::-1]]))
     # torso: shoulders, waist, hips
     up = j["chest"] - j["pelvis"]
@@ -286,14 +286,16 @@ def figure(rng, cx, cy, s, lw=2.5) -> Element:
     for g in ("pelvis", "chest", "l_el", "r_el", "l_kn", "r_kn"):
         if rng.random() < 0.5:
             r = _RADIUS.get(g, 0.6) * u
-            el.guides.append(ellipse(*j[g], r, r))
+            gx, gy = j[g]
+            el.guides.append(ellipse(gx, gy, r, r))
     hx, hy = j["head"]
     el.extend(head(rng, hx, hy - 0.1 * u, 1.1 * u, lw))
     for w in ("l_wr", "r_wr"):  # mitten hands
-        p = j[w]
+        wx, wy = j[w]
         el.lines.append(
             Stroke(
-                ellipse(*p, 0.28 * u, 0.18 * u, rng.uniform(0, np.pi), 0.3, 2 * np.pi - 0.3), 0.9
+                ellipse(wx, wy, 0.28 * u, 0.18 * u, rng.uniform(0, np.pi), 0.3, 2 * np.pi - 0.3),
+                0.9,
             )
         )
     for an in ("l_an", "r_an"):
@@ -332,7 +334,8 @@ def hand(rng, cx, cy, s, lw=2.5) -> Element:
         left = catmull_rom([base - n, base - n + d * length * 0.5 + bend, tip - n * 0.8])
         right = catmull_rom([base + n, base + n + d * length * 0.5 + bend, tip + n * 0.8])
         cap = ellipse(
-            *tip,
+            tip[0],
+            tip[1],
             np.linalg.norm(n) * 0.8,
             np.linalg.norm(n) * 0.8,
             np.arctan2(n[1], n[0]),

@@ -35,7 +35,7 @@ KANJI_EVERY = 4
 @lru_cache(maxsize=1)
 def _kanji_files() -> tuple[Path, ...]:
     try:
-        root = Path(importlib.metadata.distribution("kanjivg").locate_file("kanji"))
+        root = Path(str(importlib.metadata.distribution("kanjivg").locate_file("kanji")))
     except importlib.metadata.PackageNotFoundError:
         return ()
     if not root.is_dir():
@@ -233,8 +233,8 @@ def _outline(text: str, family: str, bold: bool) -> tuple[np.ndarray, ...]:
 
     prop = FontProperties(family=family, weight="bold" if bold else "normal")
     path = TextPath((0, 0), text, size=1.0, prop=prop)
-    polys = path.to_polygons(closed_only=True)
-    return tuple(np.asarray(p, np.float64) * (1, -1) for p in polys if len(p) >= 3)
+    polys = [np.asarray(p, np.float64) for p in path.to_polygons(closed_only=True)]
+    return tuple(p * (1, -1) for p in polys if len(p) >= 3)
 
 
 def outline_letters(rng, cx, cy, s, lw=2.5) -> Element:

@@ -90,7 +90,7 @@ def make_pair(
 def _slant(rng: np.random.Generator, rough: np.ndarray, clean: np.ndarray):
     """The same mild perspective warp of input and target (a page photographed at an angle)."""
     n = rough.shape[0]
-    src = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
+    src = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
     dst = src + rng.uniform(-0.08, 0.08, (4, 2)).astype(np.float32) * n
     h = cv2.getPerspectiveTransform(src, dst)
     paper = int(np.percentile(rough, 90))

@@ -111,7 +111,7 @@ def scan(
         edge = np.cos(ang) * (xx - 0.5) + np.sin(ang) * (yy - 0.5)
         reach = rng.uniform(0.0, 0.4) + 0.08 * (lowfreq(rng, size, 4) - 0.5)
         paper *= 1 - sc.shadow / (1 + np.exp(-(edge - reach) * rng.uniform(8, 30)))
-    img = paper * (1 - sc.dark * ink)
+    img: np.ndarray = paper * (1 - sc.dark * ink)
     if blue is not None:
         img *= 1 - sc.blue_dark * blue
     if sc.blur > 0.15:
@@ -127,8 +127,11 @@ def scan(
     img = np.clip(img, 0, 1) ** sc.gamma
     if sc.noise > 0:
         img = img + rng.standard_normal(img.shape, dtype=np.float32) * sc.noise
-    out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     if sc.jpeg:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, sc.jpeg])
-        out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        if not ok or decoded is None:  # not expected for a uint8 image
+            raise RuntimeError("OpenCV could not JPEG-encode and decode the scan")
+        out = decoded
     return out

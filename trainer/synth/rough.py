@@ -134,8 +134,8 @@ def blob(rng: np.random.Generator, size: int, cx, cy, r, sharp=2.0) -> np.ndarra
         [cx + x * np.cos(ang) - y * np.sin(ang), cy + x * np.sin(ang) + y * np.cos(ang)], 1
     )
     cv2.fillPoly(m, [to_cv(catmull_rom(p, closed=True) / f)], 1.0, cv2.LINE_AA, SHIFT)
-    m = cv2.GaussianBlur(m, (0, 0), max(r / sharp / 2 / f, 0.5))
-    return cv2.resize(m, (small * f, small * f), interpolation=cv2.INTER_LINEAR)[:size, :size]
+    soft = cv2.GaussianBlur(m, (0, 0), max(r / sharp / 2 / f, 0.5))
+    return cv2.resize(soft, (small * f, small * f), interpolation=cv2.INTER_LINEAR)[:size, :size]
 
 
 # ---------------------------------------------------------------- draw lists ----
@@ -439,8 +439,8 @@ def render_rough(
     # -- hatching and stray marks
     hat = tone_hatching or []
     if hat:
-        base = rng.uniform(0.25, 0.7)
-        pr = base * np.exp(rng.normal(0, 0.25, len(hat)))
+        hat_pressure = rng.uniform(0.25, 0.7)
+        pr = hat_pressure * np.exp(rng.normal(0, 0.25, len(hat)))
         draw_lines(rng, layers, hat, pr, rng.uniform(1.5, 3), 0.0, 0.0, taper=False, layer_of=under)
     strays = stray_marks(rng, lines, size, st.stray)
     if strays:
@@ -454,13 +454,13 @@ def render_rough(
     # -- composite at RSS x: passes accumulate, graphite catches on the paper's tooth
     big = size * RSS
     base = 1 - 2 * tooth(rng, big)
-    main = layers.render(0, size)
+    main8 = layers.render(0, size)
     for i in range(1, N_MAIN_LAYERS):  # screen blend: 1 - (1 - a) * (1 - b), in uint8
-        v = layers.render(i, size)
-        main = cv2.subtract(cv2.add(main, v), cv2.multiply(main, v, scale=1 / 255))
-    under = layers.render(N_MAIN_LAYERS, size)
+        layer8 = layers.render(i, size)
+        main8 = cv2.subtract(cv2.add(main8, layer8), cv2.multiply(main8, layer8, scale=1 / 255))
+    under8 = layers.render(N_MAIN_LAYERS, size)
     out = []
-    for v8, g in ((main, 0.5 * st.grain), (under, st.grain)):
+    for v8, g in ((main8, 0.5 * st.grain), (under8, st.grain)):
         # mean-preserving grain, strongest at mid pressure: light strokes look broken,
         # heavy ones fill in.  v += 2g * v * (1 - v) * (1 - 2 * tooth)
         v = v8.astype(np.float32) * (1 / 255)
@@ -474,13 +474,14 @@ def render_rough(
     ink_main *= 1 - st.pressure_var * lowfreq(rng, size, int(rng.integers(3, 9)))
     if st.tone > 0:  # rubbed graphite shading
         for _ in range(int(rng.integers(1, 4))):
-            c = _near_line(rng, lines, size, 10)
-            m = blob(rng, size, *c, rng.uniform(15, 60))
+            cx, cy = _near_line(rng, lines, size, 10)
+            m = blob(rng, size, cx, cy, rng.uniform(15, 60))
             t = np.clip(m * st.tone * 0.4 * (1.3 - tooth(rng, size)), 0, 1)
             ink_under = 1 - (1 - ink_under) * (1 - t)
     if st.eraser > 0:  # erased areas: under-drawing lifted, a little graphite smeared
         for _ in range(int(rng.integers(1, 4))):
-            m = blob(rng, size, *rng.uniform(0, size, 2), rng.uniform(20, 90), sharp=4.0)
+            cx, cy = rng.uniform(0, size, 2)
+            m = blob(rng, size, cx, cy, rng.uniform(20, 90), sharp=4.0)
             smear = cv2.GaussianBlur(ink_under, (0, 0), 4) * 0.25
             e = m * st.eraser
             ink_under = ink_under * (1 - 0.9 * e) + smear * e
@@ -488,7 +489,8 @@ def render_rough(
     ink = 1 - (1 - ink_main) * (1 - ink_under)
     if st.smudge > 0:  # side-of-the-hand smudges
         for _ in range(int(rng.integers(1, 3))):
-            m = blob(rng, size, *_near_line(rng, lines, size, 10), rng.uniform(15, 70))
+            cx, cy = _near_line(rng, lines, size, 10)
+            m = blob(rng, size, cx, cy, rng.uniform(15, 70))
             sig = rng.uniform(2, 5)
             sm = cv2.GaussianBlur(ink, (0, 0), sig, sigmaY=sig * rng.uniform(0.3, 1.0))
             ink = np.maximum(ink, sm * m * st.smudge)

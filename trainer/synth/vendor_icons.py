@@ -110,12 +110,15 @@ def _flatten(seg, tol: float) -> list[tuple[float, float]]:
     return out
 
 
-def icon_polylines(svg_path: Path) -> tuple[list[tuple[np.ndarray, bool]], list[np.ndarray]]:
+Polylines = list[tuple[np.ndarray, bool]]  # (polyline in units, closed) per sub-path
+
+
+def icon_polylines(svg_path: Path) -> tuple[Polylines, list[np.ndarray]]:
     """([(polyline in units, closed)], [dot centres]) of one outline icon SVG."""
     import svgelements as se
 
     svg = se.SVG.parse(str(svg_path), reify=True)
-    lines: list[tuple[np.ndarray, bool]] = []
+    lines: Polylines = []
     dots: list[np.ndarray] = []
     for el in svg.elements():
         if not isinstance(el, se.Shape):
@@ -168,7 +171,8 @@ def _encode(p: np.ndarray) -> list[int]:
 def build(package_dir: Path, max_icons: int = MAX_ICONS) -> dict:
     meta = json.loads((package_dir / "icons.json").read_text(encoding="utf-8"))
     pkg = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
-    cands = defaultdict(list)
+    cands: defaultdict[str, list[tuple[float, str, Polylines, list[np.ndarray]]]]
+    cands = defaultdict(list)  # per category: (score, name, lines, dots) of each candidate
     for name, info in meta.items():
         cat = info.get("category") or "Other"
         if cat in SKIP_CATEGORIES or name.endswith("-off") or "outline" not in info["styles"]:
@@ -183,7 +187,7 @@ def build(package_dir: Path, max_icons: int = MAX_ICONS) -> dict:
             continue  # single circles, squares... the procedural sources draw those
         cands[cat].append((_score(lines), name, lines, dots))
     # round-robin over categories, best first, up to each category's cap
-    family = defaultdict(int)
+    family: defaultdict[str, int] = defaultdict(int)
     for cat, c in cands.items():
         c.sort(key=lambda t: (-t[0], t[1]))
         kept = []
@@ -193,7 +197,7 @@ def build(package_dir: Path, max_icons: int = MAX_ICONS) -> dict:
             if family[fam] <= FAMILY_CAP.get(fam, DEFAULT_FAMILY_CAP):
                 kept.append(item)
         cands[cat] = kept
-    chosen = []
+    chosen: list[tuple[str, str, Polylines, list[np.ndarray]]] = []  # (category, name, ...)
     depth = 0
     while len(chosen) < max_icons and any(depth < len(c) for c in cands.values()):
         for cat in sorted(cands):
@@ -239,7 +243,7 @@ def main(argv=None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
         gz.write(raw)  # mtime=0: the same input gives the same bytes
-    cats = defaultdict(int)
+    cats: defaultdict[str, int] = defaultdict(int)
     for ic in data["icons"]:
         cats[ic["category"]] += 1
     print(
