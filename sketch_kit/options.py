@@ -9,6 +9,7 @@ the wire.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 from . import defaults
@@ -218,3 +219,44 @@ def _parse(field: Field, text: str):
         low, high = field.range
         return number if low <= number <= high else None
     return text  # text, file
+
+
+# ---------------------------------------------------------------- named presets
+
+PRESET_FIELDS = tuple(f.name for f in FIELDS if f.group == "result")  # not the connection
+
+
+def preset_of(options: EditorOptions) -> dict[str, str]:
+    """What a named preset keeps of the options: how the result looks, not the backend."""
+    strings = options.to_strings()
+    return {name: strings[name] for name in PRESET_FIELDS}
+
+
+def with_preset(options: EditorOptions, preset: dict[str, str]) -> EditorOptions:
+    """`options` with a preset's values; an unreadable value keeps the current one."""
+    changes = {}
+    for name in PRESET_FIELDS:
+        if name in preset:
+            value = _parse(FIELDS_BY_NAME[name], str(preset[name]).strip())
+            if value is not None:
+                changes[name] = value
+    return options.replace(**changes)
+
+
+def load_presets(text: str) -> dict[str, dict[str, str]]:
+    """Presets saved as JSON text ({name: {option: value}}); broken text gives none."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(name): {k: str(v) for k, v in values.items() if k in PRESET_FIELDS}
+        for name, values in data.items()
+        if isinstance(values, dict) and str(name).strip()
+    }
+
+
+def dump_presets(presets: dict[str, dict[str, str]]) -> str:
+    return json.dumps(presets, sort_keys=True, ensure_ascii=False)

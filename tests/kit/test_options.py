@@ -122,3 +122,22 @@ def test_each_editors_docs_list_every_option_as_the_dialogs_show_it(page):
         assert field.label in rows, f"{page} has no row for {field.label}"
         for label in field.choices.values():
             assert label in rows[field.label], f"{page}: {field.label} lacks {label!r}"
+
+
+def test_presets_keep_how_the_result_looks_not_the_backend():
+    from sketch_kit.options import dump_presets, load_presets, preset_of, with_preset
+
+    inked = EditorOptions(style="white", line_weight="custom", line_width=3.0, server="tcp://a:1")
+    presets = load_presets(dump_presets({"Inked": preset_of(inked)}))
+    assert set(presets["Inked"]) == {f.name for f in FIELDS if f.group == "result"}
+    current = EditorOptions(threshold="none", server="tcp://b:2", autostart=False)
+    applied = with_preset(current, presets["Inked"])
+    assert (applied.style, applied.line_weight, applied.line_width) == ("white", "custom", 3.0)
+    assert (applied.server, applied.autostart) == ("tcp://b:2", False)  # connection kept
+    assert applied.threshold == "otsu"  # the preset's, not the current one
+    broken = with_preset(current, {"style": "neon", "line_width": "x", "detail": "custom"})
+    assert broken == current.replace(detail="custom")
+    assert load_presets("not json") == {} and load_presets('["a"]') == {}
+    assert load_presets('{"A": {"style": "soft", "server": "tcp://x:1"}, "": {}}') == {
+        "A": {"style": "soft"}
+    }
