@@ -84,10 +84,10 @@ def grouped_median(values: np.ndarray, group: np.ndarray, count: int) -> np.ndar
     return np.where(sizes > 0, (low + high) / 2.0, np.nan)
 
 
-def windowed_ratio(ink: np.ndarray, share: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Local width at each inner pixel: ink over length summed over WIDTH_WINDOW pixels
-    each side within its branch. One pixel alone swings with the staircase of a slanted
-    line (its nearest ink and the length it stands for do not move together)."""
+def windowed_ratio(ink, share, owner, points) -> np.ndarray:
+    """Local width at each inner pixel: ink over length, both over WIDTH_WINDOW pixels each
+    side within its branch. The length is the window's chord: a slanted line's pixel
+    staircase is longer than the line (by 8 % at 28°), its chord is not."""
     if len(ink) == 0:
         return np.zeros(0)
     k = np.arange(len(ink))
@@ -96,8 +96,10 @@ def windowed_ratio(ink: np.ndarray, share: np.ndarray, owner: np.ndarray) -> np.
     lo = np.maximum(first, k - WIDTH_WINDOW)
     hi = np.minimum(last, k + WIDTH_WINDOW)
     ink_sum = np.concatenate([[0.0], np.cumsum(ink, dtype=np.float64)])
-    share_sum = np.concatenate([[0.0], np.cumsum(share)])
-    return (ink_sum[hi + 1] - ink_sum[lo]) / (share_sum[hi + 1] - share_sum[lo])
+    steps = hi - lo
+    chord = np.hypot(*(points[hi] - points[lo]).T) * (steps + 1) / np.maximum(steps, 1)
+    length = np.where(steps > 0, chord, share)
+    return (ink_sum[hi + 1] - ink_sum[lo]) / np.maximum(length, 1e-6)
 
 
 def build(skeleton: np.ndarray, ink: np.ndarray, junction: float) -> Graph:
@@ -125,7 +127,7 @@ def build(skeleton: np.ndarray, ink: np.ndarray, junction: float) -> Graph:
     pixels = indices[where]
     share = (step[where - 1] + step[where]) / 2.0
     ink_at = ink[skel.coordinates[pixels, 0], skel.coordinates[pixels, 1]]
-    widths = windowed_ratio(ink_at, share, owner)
+    widths = windowed_ratio(ink_at, share, owner, coords[pixels])
     width = grouped_median(widths, owner, n)
     # near a junction a pixel's nearest ink includes the other lines': read the branch there
     junctions = np.ones(skeleton.shape, np.uint8)
@@ -240,9 +242,10 @@ def merge_crossings(graph: Graph, max_turn: float) -> None:
             continue
         d = directions(graph, outer_a + outer_b)
         straight = -(d[:2] @ d[2:].T)  # a's outer ends (rows) against b's (columns)
-        crossed = min(straight[0, 0], straight[1, 1]) >= limit or min(
-            straight[0, 1], straight[1, 0]
-        ) >= limit
+        crossed = (
+            min(straight[0, 0], straight[1, 1]) >= limit
+            or min(straight[0, 1], straight[1, 0]) >= limit
+        )
         if not crossed:
             continue
         graph.alive[e] = False

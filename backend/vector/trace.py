@@ -24,7 +24,7 @@ SPUR = 1.0  # stroke widths: shorter branches from a junction to a free end are 
 JUNCTION = 1.0  # stroke widths: junction pixels this close together are one junction
 MAX_TURN = 50.0  # degrees: strokes continue through a junction when they turn less
 WIDTH_RATIO = 1.8  # ... and their widths differ by less than this factor
-HOLE_AREA = 1.0  # squared line widths: pinholes up to this size in a line are ink
+HOLE_AREA = 0.25  # squared line widths: pinholes up to this size in a line are ink
 SMOOTH = 1.0  # px: Gaussian smoothing of the centre line along itself, against pixel stairs
 WIDTH_STEP = 1.5  # a stroke whose width swells or thins by this factor is cut into parts,
 WIDTH_STEP_PX = 2.0  # ... and by at least this many px (each edge then moves 1 px or more)
@@ -96,7 +96,9 @@ def width_runs(widths: np.ndarray, step: float) -> list[tuple[int, int, float]]:
     Parts share their end points and are at least that long, so a stroke is not cut at every
     bump of its outline."""
     bounds, medians = _width_runs(np.asarray(widths, np.float64), step, WIDTH_STEP_PX)
-    return [(int(bounds[k]), int(bounds[k + 1]) + 1, float(medians[k])) for k in range(len(medians))]
+    return [
+        (int(bounds[k]), int(bounds[k + 1]) + 1, float(medians[k])) for k in range(len(medians))
+    ]
 
 
 @njit(cache=True)
