@@ -42,6 +42,7 @@ class Graph:
     width: np.ndarray  # median width of each branch
     sure: np.ndarray  # whether it was measured away from junctions (else: as it reads there)
     length: np.ndarray  # node to node along the branch, px
+    along: np.ndarray  # cumulative distance over all inner pixels, branch after branch
     alive: np.ndarray
     position: np.ndarray  # node (skeleton pixel index) → row/col of its junction's centre
     isolated: np.ndarray  # row/col of skeleton pixels on their own (dots)
@@ -189,6 +190,9 @@ def build(skeleton: np.ndarray, ink: np.ndarray, junction: float) -> Graph:
         width=width,
         sure=sure,
         length=inner_arc + links,
+        along=np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+        if len(pts)
+        else np.zeros(1),
         alive=np.ones(len(a), bool),
         position=position,
         isolated=coords[degrees == 0],
@@ -272,7 +276,7 @@ def directions(graph: Graph, ends: list[tuple[int, int]]) -> np.ndarray:
     pts = graph.points
     has = graph.stop[e] > graph.start[e]
     if len(pts):
-        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+        along = graph.along
         lo, hi = graph.start[e], np.maximum(graph.stop[e] - 1, graph.start[e])
         near = np.where(side == 0, lo, hi)
         base = along[np.minimum(near, len(pts) - 1)]
