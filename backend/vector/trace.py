@@ -152,7 +152,9 @@ def trace_centrelines(
     tolerance: px a curve may stray from the centre line; spur: branches to a free end
     shorter than this many stroke widths are pruned; junction: junction pixels within this
     many widths are one junction; max_turn / width_ratio: how straight on and how alike in
-    width two branches must be to continue each other through a junction.
+    width two branches must be to continue each other through a junction; width_step: a
+    stroke whose width changes by this factor (and WIDTH_STEP_PX) is cut into strokes of
+    their own widths. docs/vector.md explains each step.
     """
     mask = np.asarray(mask, bool)
     if not mask.any():
