@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 EPILOG = """examples:
   python -m backend serve                      # listen on tcp://127.0.0.1:5571
   python -m backend clean scans/ -o clean/     # clean a folder in-process
+  python -m backend clean a.png -o out --format png,svg   # and trace it to SVG strokes
   python -m backend clean a.png -o out --server tcp://127.0.0.1:5571
   python -m backend keys ~/.sketch-cleanup/keys
   python -m backend serve --bind tcp://0.0.0.0:5571 --curve-secret KEYS/server.key_secret
@@ -105,6 +106,41 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
         f"1-4 px), model (as the network draws them) or a width in px in [{low:g}, {high:g}] "
         "(%(default)s)",
     )
+
+
+def _add_vector_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("files written (docs/vector.md)")
+    group.add_argument(
+        "--format",
+        default="png",
+        metavar="png|svg|png,svg",
+        help="PNG raster, SVG vector lines traced from it, or both side by side (%(default)s)",
+    )
+    group.add_argument(
+        "--vector",
+        choices=("centreline", "outline"),
+        default="centreline",
+        help="SVG lines as strokes along the line centres, each with its width (editable "
+        "paths), or as filled outlines that keep every swell and taper of inked lines "
+        "(%(default)s)",
+    )
+    group.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.75,
+        metavar="PX",
+        help="centreline: how far a fitted curve may stray from the traced centre line; "
+        "larger is smoother with fewer nodes (%(default)s)",
+    )
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from backend.batch import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
+    if not formats or any(f not in FORMATS for f in formats):
+        raise SystemExit(f"error: --format must be png, svg or png,svg (got {value!r})")
+    return formats
 
 
 def _number_or_word(value: str):
@@ -236,7 +272,10 @@ def cmd_clean(args) -> int:
         )
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
-    files = batch.plan(args.inputs, args.output)  # refuse clashes before loading the model
+    formats = _formats(args.format)
+    if not 0 < args.tolerance <= 10:
+        raise SystemExit("error: --tolerance must be in (0, 10] px")
+    files = batch.plan(args.inputs, args.output, formats)  # refuse clashes before the model
     server_key = keys.load_public(args.server_key) if args.server_key else None
     try:
         failures = batch.run(
@@ -246,6 +285,10 @@ def cmd_clean(args) -> int:
             cleaner=None if args.server else _cleaner(args),
             endpoint=args.server,
             server_key=server_key,
+            formats=formats,
+            vector={"mode": args.vector}
+            if args.vector == "outline"
+            else {"mode": args.vector, "tolerance": args.tolerance},
         )
     except proto.BackendUnavailable as exc:
         raise SystemExit(f"error: {exc.message}") from None
@@ -320,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         "clean",
         help="clean image files or folders",
         description="Clean files or folders (animation frames, scans) into "
-        "PNGs with the same pipeline as the editors.",
+        "PNGs with the same pipeline as the editors, and/or SVGs traced from them.",
     )
     clean.add_argument("inputs", nargs="+", help="image files or folders")
     clean.add_argument("-o", "--output", required=True, help="output folder")
@@ -329,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("--server-key", help="server.key when the backend uses CURVE")
     _add_clean_options(clean)
+    _add_vector_options(clean)
     _add_model_args(clean)
     clean.set_defaults(func=cmd_clean)
     return parser

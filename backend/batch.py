@@ -1,6 +1,7 @@
 """`python -m backend clean`: clean image files or whole folders (frames, scans).
 
-Runs the same pipeline in-process, or sends each file to a running backend (`--server`).
+Runs the same pipeline in-process, or sends each file to a running backend (`--server`),
+and writes each result as a PNG, an SVG traced from it (backend.vector), or both.
 Nothing is lost: outputs that would collide or land on an input are refused before any work,
 unreadable or truncated files are reported, and every result is written under a temporary
 name and renamed, so a killed run leaves whole files or none.
@@ -23,6 +24,8 @@ from sketch_kit.client import Client
 from sketch_kit.protocol import CleanOptions
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+FORMATS = ("png", "svg")
+VECTOR_MODES = ("centreline", "outline")
 
 
 def collect(inputs: list[str]) -> list[tuple[Path, Path]]:
@@ -43,10 +46,10 @@ def collect(inputs: list[str]) -> list[tuple[Path, Path]]:
     return found
 
 
-def plan(inputs: list[str], out_dir) -> list[tuple[Path, Path]]:
-    """(file, output path) for every input; refuses (SystemExit) before any work when two
-    inputs would be written to one output (`x/a.png y/a.png`, `a.png a.jpg`) or an output
-    would replace an input (`clean DIR -o DIR`)."""
+def plan(inputs: list[str], out_dir, formats=("png",)) -> list[tuple[Path, Path]]:
+    """(file, output path, as .png) for every input; refuses (SystemExit) before any work
+    when two inputs would be written to one output (`x/a.png y/a.png`, `a.png a.jpg`) or an
+    output in one of `formats` would replace an input (`clean DIR -o DIR`)."""
     out_dir = Path(out_dir)
     files = [(source, out_dir / relative) for source, relative in collect(inputs)]
     by_output = defaultdict(list)
@@ -61,7 +64,8 @@ def plan(inputs: list[str], out_dir) -> list[tuple[Path, Path]]:
             + "\nrename them or clean them into separate folders; nothing was written"
         )
     sources = {str(source.resolve()).casefold() for source, _ in files}
-    overwritten = [t for _, t in files if str(t.resolve()).casefold() in sources]
+    outputs = [t.with_suffix("." + f) for _, t in files for f in formats]
+    overwritten = [t for t in outputs if str(t.resolve()).casefold() in sources]
     if overwritten:
         raise SystemExit(
             f"error: cleaning into {out_dir} would replace the input(s) "
@@ -115,19 +119,14 @@ def output_format(options: CleanOptions) -> str:
     return "bgra8"
 
 
-def write_image(path: Path, pixels: bytes, width: int, height: int, fmt: str) -> None:
-    """Write a PNG atomically: to a hidden temporary name in the same folder, then rename."""
-    channels = proto.bytes_per_pixel(fmt)
-    image = np.frombuffer(pixels, np.uint8).reshape(height, width, channels)
-    ok, encoded = cv2.imencode(".png", image if channels > 1 else image[..., 0])
-    if not ok:
-        raise OSError(f"could not encode {path} as PNG")
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file atomically: to a hidden temporary name in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(handle, "wb") as file:
-            file.write(encoded.tobytes())
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -136,9 +135,48 @@ def write_image(path: Path, pixels: bytes, width: int, height: int, fmt: str) ->
         raise
 
 
-def run(files, out_dir, options: CleanOptions, cleaner=None, endpoint=None, server_key=None) -> int:
-    """Clean every (file, output path) of plan(); returns how many failed (each failure is
-    reported, others go on)."""
+def write_image(path: Path, pixels: bytes, width: int, height: int, fmt: str) -> None:
+    """Write a PNG atomically."""
+    channels = proto.bytes_per_pixel(fmt)
+    image = np.frombuffer(pixels, np.uint8).reshape(height, width, channels)
+    ok, encoded = cv2.imencode(".png", image if channels > 1 else image[..., 0])
+    if not ok:
+        raise OSError(f"could not encode {path} as PNG")
+    write_atomically(path, encoded.tobytes())
+
+
+def write_svg(
+    path: Path, pixels: bytes, width: int, height: int, fmt: str, options: CleanOptions, vector
+):
+    """Trace the result layer's lines and write them as an SVG, atomically.
+
+    vector: {"mode": "centreline" (default) or "outline", "tolerance": px, centreline only}.
+    """
+    from backend import vector as vec
+
+    mask = vec.line_mask(pixels, width, height, fmt, options)
+    if vector.get("mode", "centreline") == "outline":
+        items = vec.trace_outlines(mask)
+    else:
+        items = vec.trace_centrelines(mask, **{k: v for k, v in vector.items() if k != "mode"})
+    svg = vec.to_svg(items, width, height, options.color)
+    write_atomically(path, svg.encode("utf-8"))
+
+
+def run(
+    files,
+    out_dir,
+    options: CleanOptions,
+    cleaner=None,
+    endpoint=None,
+    server_key=None,
+    formats=("png",),
+    vector=None,
+) -> int:
+    """Clean every (file, output path) of plan() into each of `formats` ("png", "svg");
+    returns how many failed (each failure is reported, others go on). vector: how SVGs are
+    traced (write_svg)."""
+    vector = vector or {}
     out_dir = Path(out_dir)
     client = Client(endpoint, server_key=server_key) if endpoint else None
     failures = 0
@@ -153,7 +191,13 @@ def run(files, out_dir, options: CleanOptions, cleaner=None, endpoint=None, serv
                     _, result = client.clean(pixels, width, height, fmt, wanted)
                 else:
                     result, _ = cleaner.clean(pixels, width, height, fmt, wanted)
-                write_image(target, result, width, height, output_format(options))
+                out_fmt = output_format(options)
+                if "png" in formats:
+                    write_image(target, result, width, height, out_fmt)
+                if "svg" in formats:
+                    write_svg(
+                        target.with_suffix(".svg"), result, width, height, out_fmt, wanted, vector
+                    )
             except proto.BackendUnavailable:
                 raise
             except (ValueError, OSError, proto.BackendError, proto.ProtocolError) as exc:

@@ -345,6 +345,10 @@ def write_markdown(path: Path, meta: dict, synth: dict, reals: dict, width_rows:
         "is public domain (see [examples/ATTRIBUTION.md](../examples/ATTRIBUTION.md)).",
         "",
     ]
+    vector = "## Vector output (SVG)"  # written by trainer.vector_report: kept as it is
+    old = path.read_text() if path.exists() else ""
+    if vector in old:
+        lines += [old[old.index(vector) :].rstrip("\n"), ""]
     path.write_text("\n".join(lines))
 
 

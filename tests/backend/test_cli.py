@@ -4,6 +4,7 @@ through a server, and `serve`/`broker` on an address that is taken."""
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from sketch_kit import protocol as proto
 from sketch_kit.client import Client
 from tests.support import fixtures
+from trainer.line_metrics import tolerant_scores
 
 
 def run_cli(*args, timeout=180):
@@ -137,10 +139,74 @@ def test_runtime_and_tiling_mistakes_are_explained(tmp_path, test_model):
     assert out.returncode == 0 and "3 of 3 image(s) cleaned" in out.stdout, out.stderr
 
 
+def svg_paths(path):
+    root = ET.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return root, root.findall("{http://www.w3.org/2000/svg}path")
+
+
+def test_clean_writes_svg_instead_of_or_beside_the_png(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    common = ["--model", str(test_model), "--scale", "1", "--color", "#224466"]
+    out = run_cli("clean", str(frames), "-o", str(tmp_path / "svg"), "--format", "svg", *common)
+    assert out.returncode == 0 and "3 of 3 image(s) cleaned" in out.stdout, out.stderr
+    assert files_under(tmp_path / "svg") == ["act2/f002.svg", "f001.svg", "f003.svg"]
+    root, paths = svg_paths(tmp_path / "svg" / "f001.svg")
+    assert (root.get("width"), root.get("height"), root.get("viewBox")) == (
+        "150",
+        "120",
+        "0 0 150 120",
+    )
+    assert paths and all(p.get("stroke") == "#224466" and p.get("fill") == "none" for p in paths)
+    assert all(float(p.get("stroke-width")) > 0 for p in paths)
+
+    out = run_cli(
+        "clean", str(frames), "-o", str(tmp_path / "both"), "--format", "png,svg", *common
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(files_under(tmp_path / "both")) == 6
+    png = cv2.imread(str(tmp_path / "both" / "f001.png"), cv2.IMREAD_UNCHANGED)
+    drawn = render_svg(tmp_path / "both" / "f001.svg")
+    lines = png[..., :3].min(axis=2) < 191  # the colour's darkest channel, on white
+    assert tolerant_scores(drawn, lines, 1 / 150)["f1"] >= 0.95  # the SVG draws the PNG
+
+
+def render_svg(path):
+    import resvg_py
+
+    png = resvg_py.svg_to_bytes(svg_path=str(path), background="#ffffff", skip_system_fonts=True)
+    gray = cv2.imdecode(np.frombuffer(bytes(png), np.uint8), cv2.IMREAD_GRAYSCALE)
+    return gray < 191
+
+
+def test_clean_outline_svg_and_format_mistakes(tmp_path, test_model):
+    frames = make_folder(tmp_path)
+    out = run_cli(
+        "clean",
+        str(frames / "f001.png"),
+        "-o",
+        str(tmp_path / "o"),
+        "--model",
+        str(test_model),
+        "--format",
+        "svg",
+        "--vector",
+        "outline",
+    )
+    assert out.returncode == 0, out.stderr
+    _, paths = svg_paths(tmp_path / "o" / "f001.svg")
+    assert paths and all(p.get("fill") == "#000000" and p.get("stroke") == "none" for p in paths)
+    out = run_cli("clean", str(frames), "-o", str(tmp_path / "x"), "--format", "pdf")
+    assert out.returncode != 0 and "--format must be png, svg or png,svg" in out.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_help_lists_every_command():
     out = run_cli("--help")
     assert out.returncode == 0
-    assert "--line-width" in run_cli("clean", "--help").stdout
+    clean_help = run_cli("clean", "--help").stdout
+    assert "--line-width" in clean_help and "--format png|svg|png,svg" in clean_help
+    assert "--vector {centreline,outline}" in clean_help and "--tolerance" in clean_help
     for command in ("serve", "worker", "broker", "keys", "info", "clean"):
         assert command in out.stdout
     serve = run_cli("serve", "--help")
