@@ -3,7 +3,7 @@
 # Editor tests run when the editors are provisioned (tests/provision_editors.sh), else skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import tensorflow, keras, openvino, skimage, cv2, zmq, pytest, mypy" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import tensorflow, keras, openvino, skimage, cv2, zmq, pytest, mypy, skan, vtracer, resvg_py" 2>/dev/null; then
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[dev,train]"
