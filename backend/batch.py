@@ -152,14 +152,10 @@ def write_svg(
 
     vector: {"mode": "centreline" (default) or "outline", "tolerance": px, centreline only}.
     """
-    from backend import vector as vec
+    from backend.vector import svg_of_result
 
-    mask = vec.line_mask(pixels, width, height, fmt, options)
-    if vector.get("mode", "centreline") == "outline":
-        items = vec.trace_outlines(mask)
-    else:
-        items = vec.trace_centrelines(mask, **{k: v for k, v in vector.items() if k != "mode"})
-    svg = vec.to_svg(items, width, height, options.color)
+    mode = vector.get("mode", "centreline")
+    svg = svg_of_result(pixels, width, height, fmt, options, mode, vector.get("tolerance"))
     write_atomically(path, svg.encode("utf-8"))
 
 

@@ -142,7 +142,7 @@ class Broker:
 
     # ------------------------------------------------------------ workers
     def _from_worker(self, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
-        if not 3 <= len(frames) <= 4:
+        if not 3 <= len(frames) <= 5:  # identity, client, header, pixels, SVG
             log.warning("ignored a %d-frame message on the worker socket", len(frames))
             return
         identity, target, rest = frames[0], frames[1], frames[2:]

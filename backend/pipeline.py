@@ -133,6 +133,12 @@ class Cleaner:
         del output
         out_format = options.output_format or fmt
         result = pixels.encode(rgb, out_alpha, out_format)
+        if options.vector is not None:
+            if progress:
+                progress("vectorize", 0, 1)
+            from backend.vector import svg_of_result  # numba and skan load on first use
+
+            done["svg"] = svg_of_result(result, width, height, out_format, options, options.vector)
         done.update(
             line_width=None if width_px is None else round(width_px, 2),
             width=width,

@@ -207,8 +207,8 @@ class Service:
                 )
 
     @staticmethod
-    def _reply(identity: bytes, header: dict, payload: bytes | None = None) -> list[bytes]:
-        return [identity, *proto.encode(header, payload)]
+    def _reply(identity: bytes, header: dict, *payloads: bytes | None) -> list[bytes]:
+        return [identity, *proto.encode(header, *payloads)]
 
     def _handle(self, identity: bytes, frames: list[bytes]) -> list[list[bytes]]:
         """Replies to one request; never raises for anything a client can send."""
@@ -297,8 +297,8 @@ class Service:
             outbox.close(linger=0)
 
     def _run_job(self, job: Job, outbox: zmq.Socket) -> None:
-        def send(header: dict, payload: bytes | None = None) -> None:
-            outbox.send_multipart(self._reply(job.identity, header, payload))
+        def send(header: dict, *payloads: bytes | None) -> None:
+            outbox.send_multipart(self._reply(job.identity, header, *payloads))
 
         last = [0.0]
 
@@ -343,4 +343,7 @@ class Service:
                 fields["tiles"],
                 fields["scale"],
             )
-            send(proto.reply(job.id, "result", worker=self.instance, **fields), result)
+            svg = fields.pop("svg", None)
+            svg_frame = None if svg is None else svg.encode("utf-8")
+            fields["svg_bytes"] = None if svg_frame is None else len(svg_frame)
+            send(proto.reply(job.id, "result", worker=self.instance, **fields), result, svg_frame)

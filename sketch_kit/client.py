@@ -58,6 +58,7 @@ class Job:
         self.total = 0
         self.result: dict | None = None
         self.pixels: bytes | None = None
+        self.svg: str | None = None  # with options.vector: the result traced to SVG
         self.error: BackendError | None = None
         self.cancelled = False
         self.started = time.monotonic()
@@ -205,6 +206,7 @@ class Client:
         elif kind == "result":
             job.result = header
             job.pixels = frames[1] if len(frames) > 1 else b""
+            job.svg = frames[2].decode("utf-8", "replace") if len(frames) > 2 else None
             job.stage = "done"
         elif kind == "cancelled":
             job.cancelled = True

@@ -115,6 +115,18 @@ FIELDS = (
         enabled_when=("line_weight", "custom"),
     ),
     Field(
+        "vector",
+        "Vector output",
+        "Also trace the lines into vector paths (docs/vector.md): strokes along the lines, "
+        "or filled outlines for ink with strong line-weight variation",
+        "choice",
+        {
+            "none": "No: pixels only",
+            "centreline": "Strokes along the lines",
+            "outline": "Filled outlines",
+        },
+    ),
+    Field(
         "server",
         "Address",
         "Empty: the backend install.py set up. For another computer: tcp://host:5571 (it "
@@ -162,6 +174,7 @@ class EditorOptions:
     detail_factor: float = 1.0
     line_weight: str = "model"  # or "auto", or "custom", then line_width
     line_width: float = 2.0
+    vector: str = "none"  # or a protocol.VECTOR_MODES name
     server: str = ""  # empty: the installed backend's address (or the default)
     server_key_file: str = ""
     autostart: bool = True
@@ -179,6 +192,7 @@ class EditorOptions:
             scale=scale,
             line_width=line_width,
             output_format=output_format,
+            vector=None if self.vector == "none" else self.vector,
         )
 
     def replace(self, **changes) -> EditorOptions:

@@ -43,6 +43,7 @@ THRESHOLD_RANGE = (0.0, 1.0)
 SCALE_RANGE = (0.1, 4.0)  # or "auto"
 LINE_WIDTHS = ("auto", "model")  # or a width in canvas px within LINE_WIDTH_RANGE
 LINE_WIDTH_RANGE = (0.5, 32.0)
+VECTOR_MODES = ("centreline", "outline")  # SVG strokes along the lines, or filled outlines
 # exactly '#' and six ASCII hex digits: int(x, 16) alone lets '_', '0x', signs, spaces and
 # other scripts' digits through
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
@@ -121,6 +122,7 @@ class CleanOptions:
     # "model" until `auto` passes tests/test_shipped_model.py (see docs/protocol.md)
     line_width: str | float = "model"
     output_format: str | None = None
+    vector: str | None = None  # also trace the result to SVG (a third result frame)
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -143,6 +145,8 @@ class CleanOptions:
                 "bad_request",
                 f"line_width must be one of {LINE_WIDTHS} or a number in [{low:g}, {high:g}]",
             )
+        if self.vector is not None and self.vector not in VECTOR_MODES:
+            raise ProtocolError("bad_request", f"vector must be one of {VECTOR_MODES} or null")
         fmt = self.output_format
         if fmt is not None and not (isinstance(fmt, str) and fmt in FORMATS):
             raise ProtocolError(
@@ -171,11 +175,8 @@ class CleanOptions:
             raise ProtocolError("bad_request", f"invalid options: {exc}") from None
 
     def to_wire(self) -> dict:
-        """The request's `options` object; output_format is left out when it is the input's."""
-        wire = dataclasses.asdict(self)
-        if wire["output_format"] is None:
-            del wire["output_format"]
-        return wire
+        """The request's `options` object; unset (None) options are left out."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
     def replace(self, **changes) -> CleanOptions:
         return dataclasses.replace(self, **changes)
@@ -234,11 +235,10 @@ def bytes_per_pixel(fmt: str) -> int:
     return len(channels) * size
 
 
-def encode(header: dict, payload: bytes | None = None) -> list[bytes]:
-    """Frames of one message: the JSON header, then the pixels if there are any."""
+def encode(header: dict, *payloads: bytes | None) -> list[bytes]:
+    """Frames of one message: the JSON header, then its payloads (pixels, SVG) if any."""
     frames = [json.dumps(header, separators=(",", ":")).encode("utf-8")]
-    if payload is not None:
-        frames.append(payload)
+    frames.extend(p for p in payloads if p is not None)
     return frames
 
 

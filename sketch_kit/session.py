@@ -30,6 +30,7 @@ STAGES = {
     "preprocess": "Preparing",
     "inference": "Cleaning",
     "postprocess": "Finishing",
+    "vectorize": "Tracing the lines of",
     "done": "Adding the layer",
 }
 ERROR_HINTS = {
@@ -88,6 +89,7 @@ class Session:
         self.message = ""
         self.details: str | None = None
         self.result: tuple[dict, bytes] | None = None
+        self.svg: str | None = None  # the result traced, when the options asked for it
         self._deadline = 0.0
 
     # -- what the editor reads
@@ -257,6 +259,7 @@ class Session:
                 return self._end("cancelled", "The backend cancelled the job.")
             assert job.result is not None
             self.result = (job.result, job.pixels or b"")
+            self.svg = job.svg
             self.status = STAGES["done"] + "…"
             return self._end("ok", "")
         if self.process.owns(self.endpoint) and not self.process.running:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sketch_kit import svg
+
 try:
     from gi.repository import Babl, Gegl, Gimp
 except ImportError:  # outside GIMP (the tests): only the pure helpers below are usable
@@ -106,15 +108,28 @@ def source_layer(image, drawables) -> Source:
     return Source(image, layer, (x, y, width, height), babl_format, fmt, has_selection)
 
 
+def _import_paths(image, traced: str, x: int, y: int) -> list:
+    """The traced lines as one path of strokes (GIMP paths have no width: the SVG's
+    stroke widths stay on the raster layer), where the cleaned rectangle sits."""
+    placed = svg.place(traced, x, y, image.get_width(), image.get_height()).encode("utf-8")
+    ok, paths = image.import_paths_from_string(placed.decode("utf-8"), len(placed), True, False)
+    if not ok:
+        raise PluginError("GIMP could not import the traced lines as paths.")
+    for path in paths:
+        path.set_name(LAYER_NAME)
+    return list(paths)
+
+
 def _layer_type(image):
     if image.get_base_type() == Gimp.ImageBaseType.GRAY:
         return Gimp.ImageType.GRAYA_IMAGE
     return Gimp.ImageType.RGBA_IMAGE
 
 
-def add_result_layer(src: Source, header: dict, result: bytes) -> None:
-    """A new layer above the source with the result, in one undo step; on failure the
-    image is left as it was."""
+def add_result_layer(src: Source, header: dict, result: bytes, traced: str | None) -> None:
+    """A new layer above the source with the result and, with `traced` (the result's SVG),
+    the lines as one path "Clean Sketch" of strokes: one undo step; on failure the image is
+    left as it was."""
     x, y, width, height = src.rect
     if (header.get("width"), header.get("height")) != (width, height):
         raise PluginError(
@@ -125,6 +140,7 @@ def add_result_layer(src: Source, header: dict, result: bytes) -> None:
     offset_x, offset_y = source.get_offsets()[1:]
     image.undo_group_start()
     inserted = None
+    imported: list = []
     try:
         layer = Gimp.Layer.new(
             image, LAYER_NAME, width, height, _layer_type(image), 100.0, Gimp.LayerMode.NORMAL
@@ -139,9 +155,14 @@ def add_result_layer(src: Source, header: dict, result: bytes) -> None:
             layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
             layer.remove_mask(Gimp.MaskApplyMode.APPLY)
         layer.update(0, 0, width, height)
+        if traced is not None:
+            imported = _import_paths(image, traced, offset_x + x, offset_y + y)
     except Exception:
         if inserted is not None and inserted.is_valid():
             image.remove_layer(inserted)  # leave the image as it was
+        for path in imported:
+            if path.is_valid():
+                image.remove_path(path)
         raise
     finally:
         image.undo_group_end()

@@ -184,7 +184,7 @@ def clean_layer(image, drawables, config) -> None:
     _check(session)
     Gimp.progress_set_text("Clean Sketch: " + STAGES["done"] + "…")
     assert session.result is not None
-    document.add_result_layer(source, *session.result)
+    document.add_result_layer(source, *session.result, session.svg)
 
 
 def run(procedure, run_mode, image, drawables, config, data):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sketch_kit import pixels
+from sketch_kit import pixels, svg
 from sketch_kit.options import EditorOptions
 
 RESULT_LAYER = "Clean Sketch"
+VECTOR_LAYER = "Clean Sketch (vector)"
 SETTINGS_GROUP = "sketch_cleanup"  # kritarc: [sketch_cleanup]
 
 # (Krita colorModel(), colorDepth()) -> protocol format. Krita stores RGBA U8 and U16 as
@@ -191,6 +192,30 @@ def add_result_layer(src: Source, header: dict, data: bytes) -> str:
     if not parent.addChildNode(layer, node):
         raise Refusal("Krita refused to add the result layer.")
     doc.refreshProjection()
+    return layer.name()
+
+
+def add_vector_layer(src: Source, traced: str) -> str:
+    """Add the traced lines as a vector layer of editable shapes right above the source.
+
+    Krita adds the shapes and then the layer as two undo steps; the first only touches the
+    layer while it is not yet in the image, so one Undo removes everything the artist sees.
+    """
+    x, y, _, _ = src.rect
+    doc, node = src.doc, src.node
+    if not any(_same_document(d, doc) for d in _app().documents()):
+        raise Refusal("The image was closed while it was being cleaned; nothing was added.")
+    parent = node.parentNode()
+    if parent is None:
+        raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+    # Krita reads vector shapes in points: size the page so one user unit is one pixel
+    placed = svg.place(traced, x, y, doc.width(), doc.height(), 72.0 / doc.resolution())
+    layer = doc.createVectorLayer(VECTOR_LAYER)
+    shapes = layer.addShapesFromSvg(placed)
+    if svg.path_count(traced) and not shapes:
+        raise Refusal("Krita could not read the traced lines; nothing was added.")
+    if not parent.addChildNode(layer, node):
+        raise Refusal("Krita refused to add the vector layer.")
     return layer.name()
 
 

@@ -184,7 +184,10 @@ class Run(QtCore.QObject):
         assert session.result is not None
         header, data = session.result
         try:
-            layer = document.add_result_layer(self.source, header, data)
+            if session.svg is not None:
+                layer = document.add_vector_layer(self.source, session.svg)
+            else:
+                layer = document.add_result_layer(self.source, header, data)
         except document.Refusal as exc:
             session.fail(str(exc))
             return self.end()

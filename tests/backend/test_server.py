@@ -483,3 +483,35 @@ def test_no_backend_is_reported_quickly():
         with pytest.raises(proto.BackendUnavailable) as err:
             c.info(timeout=1.0)
     assert "backend" in str(err.value)
+
+
+@pytest.mark.parametrize("server", ["backend_server", "broker_server"])
+@pytest.mark.parametrize("mode", proto.VECTOR_MODES)
+def test_vector_option_sends_the_traced_svg(request, server, mode):
+    """The result's frame 3 is the SVG of the very pixels sent beside it (through a broker
+    too), so an editor far from the backend gets vector line art without tracing itself."""
+    import xml.etree.ElementTree as ET
+
+    from backend.vector import svg_of_result
+
+    endpoint = request.getfixturevalue(server)["endpoint"]
+    gray = fixtures.drawing(120, 160, seed=4)
+    options = proto.CleanOptions(
+        style="white", color="#c02020", scale=1.0, output_format="gray8", vector=mode
+    )
+    with Client(endpoint) as client:
+        job = client.start_clean(gray.tobytes(), 160, 120, "gray8", options)
+        header, pixels = client.wait(job, timeout=120)
+    assert job.svg is not None and header["svg_bytes"] == len(job.svg.encode())
+    assert job.svg == svg_of_result(pixels, 160, 120, "gray8", options, mode)
+    root = ET.fromstring(job.svg)
+    assert (root.get("width"), root.get("height")) == ("160", "120")
+    paths = root.findall(".//{http://www.w3.org/2000/svg}path")
+    assert paths, "the drawing's lines were traced"
+    if mode == "centreline":
+        assert all(p.get("fill") == "none" and p.get("stroke-width") for p in paths)
+    assert "#c02020" in job.svg
+    with Client(endpoint) as client:  # without the option: no SVG, two frames as before
+        job = client.start_clean(gray.tobytes(), 160, 120, "gray8", options.replace(vector=None))
+        header, _ = client.wait(job, timeout=120)
+    assert job.svg is None and header["svg_bytes"] is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -230,6 +231,7 @@ DRAWINGS = {  # case name -> the sketch it cleans (gray, uint8)
     "float": fixtures.drawing(200, 260, seed=5),
     "gray": fixtures.drawing(220, 300, seed=6),
     "selection": fixtures.drawing(300, 400, seed=7),
+    "vector": fixtures.drawing(200, 260, seed=8),
 }
 SELECTION = (60, 40, 260, 200)  # x, y, w, h in the drawing
 CANVAS = (10, 20)  # the selection case's layer offsets
@@ -275,6 +277,10 @@ def cleaned(gimp, backend_server, tmp_path_factory):
             },
         ),
         "gray": (d["gray"], {"config": server}),
+        "vector": (
+            _bgr(d["vector"]),
+            {"config": {**server, "vector": "centreline"}, "canvas_offset": [30, 12]},
+        ),
         "selection": (
             _bgr(d["selection"]),
             {
@@ -376,6 +382,32 @@ def test_gimp_selection_cleans_only_inside_it(cleaned):
     _check_lines(rgba, region, where=inside)
     assert (rgba[..., 3][outside] == 0).all(), "lines outside the selection"
     assert (region[outside] < 70).sum() > 50, "test needs ink outside the ellipse"
+
+
+@editors
+def test_gimp_vector_output_imports_the_lines_as_paths(cleaned):
+    """Vector output: the raster layer as always, plus one path "Clean Sketch" whose strokes
+    lie on the layer's lines, where the layer sits on the canvas."""
+    result = cleaned[1]["vector"]
+    layer = _succeeded(result)
+    (path,) = result["paths"]
+    assert path["name"] == "Clean Sketch" and path["strokes"] >= 4, path["strokes"]  # 4 lines
+    d = " ".join(re.findall(r'\sd="([^"]+)"', path["svg"]))
+    xy = np.array(re.findall(r"(-?[\d.]+)[ ,](-?[\d.]+)", d), float)
+    alpha = GimpRunner.pixels(result)[..., 3] >= 128
+    ys, xs = np.nonzero(alpha)
+    ox, oy = layer["offsets"]
+    assert (ox, oy) == (30, 12)
+    lines_box = np.array([xs.min() + ox, ys.min() + oy, xs.max() + ox, ys.max() + oy])
+    path_box = np.array([*xy.min(axis=0), *xy.max(axis=0)])
+    # centres lie half a stroke inside the lines' extent, Bézier handles near the curve
+    assert np.abs(path_box - lines_box).max() <= 6, (path_box, lines_box)
+    far = cv2.distanceTransform((~alpha).astype(np.uint8), cv2.DIST_L2, 5)
+    px = np.clip(np.round(xy - (ox, oy)).astype(int), 0, [alpha.shape[1] - 1, alpha.shape[0] - 1])
+    on_lines = far[px[:, 1], px[:, 0]] <= 3
+    assert on_lines.mean() >= 0.9, f"only {on_lines.mean():.0%} of the path points are on lines"
+    others = [r for name, r in cleaned[1].items() if name != "vector" and "paths" in r]
+    assert others and all(r["paths"] == [] for r in others), "no paths without the option"
 
 
 @pytest.fixture(scope="module")

@@ -588,3 +588,33 @@ def test_refuses_what_it_cannot_clean(krita_home, backend_server, tmp_path):
         assert len(run["boxes"]) == 1 and text in run["boxes"][0]["text"], (name, run["boxes"])
         assert names(run["layers_after"]) == names(run["layers_before"])
         assert_source_kept(run, krita)
+
+
+@gui
+def test_vector_output_adds_a_vector_layer_in_place(krita_home, backend_server, tmp_path):
+    """Vector output: a vector layer of editable shapes right above the sketch, where the
+    selection was, drawing the same lines as the raster result; one Undo removes it."""
+    from trainer.line_metrics import tolerant_scores
+
+    image, _ = make_image(tmp_path, "rgba8")
+    settings = {"server": backend_server["endpoint"], "vector": "centreline"}
+    edit_kritarc(krita_home, "sketch_cleanup", settings)
+    box = (60, 40, 260, 200)
+    run_ = {"name": "vector", "expect": "ok", "selection": [list(box)], "undo": True}
+    krita = run_krita(krita_home, {"image": str(image), "runs": [run_]})
+    assert krita.returncode == 0, krita.describe()
+    run = krita.run("vector")
+    assert run["above"] == "Clean Sketch (vector)", run["layers_after"]
+    assert run["vector_shapes"] > 5, run
+    assert_source_kept(run, krita)
+    x, y, rw, rh = box
+    sketch = sketch_pixels(run, krita, "bgra8")
+    expected = reference(backend_server["endpoint"], sketch, box, "bgra8", DEFAULT_OPTIONS)
+    w, h = run["canvas"]
+    lines = np.zeros((h, w), bool)
+    lines[y : y + rh, x : x + rw] = expected[..., 3] >= 128
+    drawn = decode(krita.raw("vector-vector.raw"), "bgra8", w, h)[..., 3] >= 128
+    assert not drawn[:, : x - 3].any() and not drawn[: y - 3].any(), "shapes outside the box"
+    scores = tolerant_scores(drawn, lines, 1.0 / max(h, w))
+    assert scores["f1"] >= 0.9, scores
+    assert names(run["layers_after_undo"]) == names(run["layers_before"])

@@ -47,6 +47,7 @@ def test_round_trip_and_the_wire_options():
         detail_factor=2.5,
         line_weight="custom",
         line_width=3.5,
+        vector="centreline",
         server="tcp://gpu-box:5571",
         autostart=False,
     )
@@ -58,9 +59,10 @@ def test_round_trip_and_the_wire_options():
         "scale": 2.5,
         "line_width": 3.5,
         "output_format": "bgra16",
+        "vector": "centreline",
     }
     # the level, factor and width are only read when their choice asks for them
-    auto = options.replace(threshold="none", detail="auto", line_weight="auto")
+    auto = options.replace(threshold="none", detail="auto", line_weight="auto", vector="none")
     assert auto.clean_options().to_wire() == {
         "style": "white",
         "color": "#12abef",

@@ -145,3 +145,13 @@ def test_docs_list_exactly_the_error_codes():
     assert tuple(re.findall(r"^\| `(\w+)` \|", section, re.M)) == proto.ERROR_CODES
     with pytest.raises(ValueError, match="not a protocol error code"):
         proto.ProtocolError("oops", "a code no client knows")
+
+
+def test_vector_option():
+    for mode in (*proto.VECTOR_MODES, None):
+        options = proto.CleanOptions.from_wire({"vector": mode}, "gray8")
+        assert options.vector == mode
+        assert ("vector" in options.to_wire()) == (mode is not None)
+    for bad in ("svg", 1, True, ["outline"]):
+        with pytest.raises(proto.ProtocolError, match="vector must be one of"):
+            proto.CleanOptions.from_wire({"vector": bad}, "gray8")

@@ -114,6 +114,14 @@ def run_case(case, result):
     result["precision_after"] = image.get_precision().value_nick
     result["layers"] = [_describe(layer) for layer in image.get_layers()]
     result["source_unchanged"] = _native(source) == before
+    result["paths"] = [
+        {
+            "name": path.get_name(),
+            "strokes": len(path.get_strokes()),
+            "svg": image.export_path_to_string(path),
+        }
+        for path in image.get_paths()
+    ]
     new = [layer for layer in image.get_layers() if layer.get_name() == "Clean Sketch"]
     if target is source and source.get_parent() is None and new:
         layer = new[0]

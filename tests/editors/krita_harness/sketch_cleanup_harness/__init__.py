@@ -307,6 +307,14 @@ class Harness(QtCore.QObject):
             index = names.index("Sketch")
             above = siblings[index + 1] if index + 1 < len(siblings) else None
             run["above"] = above.name() if above is not None else None
+            if above is not None and above.type() == "vectorlayer":
+                run["vector_shapes"] = len(above.shapes())
+                run["vector_svg"] = above.toSvg()
+                return self.wait_until(
+                    lambda: self.rendered(above),
+                    lambda: self.after_vector(run, above),
+                    "the vector layer to render its shapes",
+                )
             if above is not None and above.name() == "Clean Sketch":
                 run["result_model"] = [above.colorModel(), above.colorDepth(), above.colorProfile()]
                 bounds = above.bounds()
@@ -323,6 +331,26 @@ class Harness(QtCore.QObject):
                         lambda: self.after_undo(run),
                         "undo to remove the result layer",
                     )
+        self.check_expectation(run)
+        self.result["runs"].append(run)
+        self.later(100, self.next_run)
+
+    def rendered(self, node):
+        data = bytes(node.projectionPixelData(0, 0, self.doc.width(), self.doc.height()))
+        return bool(data[3::4].strip(b"\0"))
+
+    def after_vector(self, run, layer):
+        bounds = layer.bounds()
+        run["vector_bounds"] = [bounds.x(), bounds.y(), bounds.width(), bounds.height()]
+        run["vector_dump"] = self.dump(layer, f"{run['name']}-vector.raw", projection=True)
+        if run.get("undo"):
+            self.app.action("edit_undo").trigger()
+            self.doc.waitForDone()
+            return self.wait_until(
+                lambda: layer.name() not in [n.name() for n in self.layers_nodes()],
+                lambda: self.after_undo(run),
+                "undo to remove the vector layer",
+            )
         self.check_expectation(run)
         self.result["runs"].append(run)
         self.later(100, self.next_run)
@@ -365,11 +393,13 @@ class Harness(QtCore.QObject):
             for n in self.layers_nodes()
         ]
 
-    def dump(self, node, name):
-        """Write the node's pixels over the canvas to a file; return a digest of them."""
+    def dump(self, node, name, projection=False):
+        """Write the node's pixels over the canvas to a file; return a digest of them.
+        projection: the rendered pixels (a vector layer's shapes have no paint device)."""
         import hashlib
 
-        data = bytes(node.pixelData(0, 0, self.doc.width(), self.doc.height()))
+        read = node.projectionPixelData if projection else node.pixelData
+        data = bytes(read(0, 0, self.doc.width(), self.doc.height()))
         with open(os.path.join(self.out, name), "wb") as f:
             f.write(data)
         return hashlib.sha256(data).hexdigest()
