@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sketch_kit import diagnostics
 from sketch_kit.local import backend_config, installed_endpoint
-from sketch_kit.options import FIELDS, EditorOptions, Field
+from sketch_kit.options import FIELDS, EditorOptions, Field, preset_of, with_preset
 from sketch_kit.protocol import COLOR_PATTERN
 
 from .qt import QtCore, QtGui, QtWidgets
@@ -18,12 +19,21 @@ class OptionsDialog(QtWidgets.QDialog):
 
     Every widget is named after its option (tests and the harness find them by name)."""
 
-    def __init__(self, options: EditorOptions, parent=None):
+    def __init__(
+        self,
+        options: EditorOptions,
+        presets: dict[str, dict[str, str]] | None = None,
+        editor: str = "Krita",
+        parent=None,
+    ):
         super().__init__(parent)
         self.setObjectName("sketch_cleanup_options")
         self.setWindowTitle("Clean Sketch Options")
         self.widgets: dict[str, QtWidgets.QWidget] = {}
+        self.presets = dict(presets or {})  # name -> preset_of(options); saved by the caller
+        self.editor = editor
         layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(self._preset_row())
         forms: dict[str, QtWidgets.QFormLayout] = {}
         for group, title in GROUP_TITLES.items():
             box = QtWidgets.QGroupBox(title)
@@ -55,6 +65,15 @@ class OptionsDialog(QtWidgets.QDialog):
         buttons.rejected.connect(self.reject)
         restore = buttons.button(QtWidgets.QDialogButtonBox.StandardButton.RestoreDefaults)
         restore.clicked.connect(lambda: self.set_options(EditorOptions()))
+        copy = buttons.addButton(
+            "Copy diagnostics", QtWidgets.QDialogButtonBox.ButtonRole.ActionRole
+        )
+        copy.setObjectName("copy_diagnostics")
+        copy.setToolTip(
+            "Versions, the backend's address and what it says, and its last log "
+            "lines, ready to paste into a bug report"
+        )
+        copy.clicked.connect(self.copy_diagnostics)
         layout.addWidget(buttons)
 
         self.set_options(options)
@@ -98,6 +117,73 @@ class OptionsDialog(QtWidgets.QDialog):
             pick.setToolTip("Choose the file")
             pick.clicked.connect(self._pick_key)
         return line, row
+
+    def _preset_row(self) -> QtWidgets.QHBoxLayout:
+        self.preset = QtWidgets.QComboBox()
+        self.preset.setObjectName("preset")
+        self.preset.setEditable(True)
+        self.preset.setToolTip("Choose a saved look, or type a name and press Save")
+        self.preset.lineEdit().setPlaceholderText("name a preset…")
+        self.preset.addItems(sorted(self.presets))
+        self.preset.setCurrentIndex(-1)
+        self.preset.activated.connect(self._apply_preset)
+        save = QtWidgets.QPushButton("Save")
+        save.setObjectName("save_preset")
+        save.setToolTip("Keep the Result options under this name")
+        save.clicked.connect(self.save_preset)
+        delete = QtWidgets.QPushButton("Delete")
+        delete.setObjectName("delete_preset")
+        delete.clicked.connect(self.delete_preset)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Preset:"))
+        row.addWidget(self.preset, 1)
+        row.addWidget(save)
+        row.addWidget(delete)
+        return row
+
+    # -- presets and diagnostics
+    def _apply_preset(self, *_args) -> None:
+        preset = self.presets.get(self.preset.currentText())
+        if preset is not None:
+            self.set_options(with_preset(self.options(), preset))
+
+    def save_preset(self) -> None:
+        name = self.preset.currentText().strip()
+        if not name:
+            return self._say("Type a name for the preset first.")
+        self.presets[name] = preset_of(self.options())
+        self.preset.clear()
+        self.preset.addItems(sorted(self.presets))
+        self.preset.setCurrentText(name)
+        self._say(f"Saved the preset “{name}”.", problem=False)
+
+    def delete_preset(self) -> None:
+        name = self.preset.currentText().strip()
+        if self.presets.pop(name, None) is not None:
+            self.preset.removeItem(self.preset.findText(name))
+            self.preset.setCurrentIndex(-1)
+            self._say(f"Deleted the preset “{name}”.", problem=False)
+
+    def copy_diagnostics(self) -> None:
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
+        try:
+            options = self.options()
+            text = diagnostics.report(
+                "Krita plugin", self.editor, options.server, options.server_key_file
+            )
+        finally:
+            QtWidgets.QApplication.restoreOverrideCursor()
+        QtWidgets.QApplication.clipboard().setText(text)
+        self._say(
+            f"Diagnostics ({len(text.splitlines())} lines) copied: paste them into your bug "
+            "report.",
+            problem=False,
+        )
+
+    def _say(self, text: str, problem: bool = True) -> None:
+        self.problem.setStyleSheet("color: #c0392b" if problem else "")
+        self.problem.setText(text)
+        self.problem.show()
 
     # -- options ↔ widgets
     def set_options(self, options: EditorOptions) -> None:
@@ -143,9 +229,7 @@ class OptionsDialog(QtWidgets.QDialog):
     def accept(self) -> None:
         found = self.problems()
         if found:
-            self.problem.setText("\n".join(found))
-            self.problem.show()
-            return
+            return self._say("\n".join(found))
         super().accept()
 
     # -- helpers

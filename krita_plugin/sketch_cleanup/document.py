@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sketch_kit import pixels, svg
-from sketch_kit.options import EditorOptions
+from sketch_kit.options import EditorOptions, dump_presets, load_presets
 
 RESULT_LAYER = "Clean Sketch"
 VECTOR_LAYER = "Clean Sketch (vector)"
@@ -234,6 +234,23 @@ def save_options(options: EditorOptions) -> None:
     app = _app()
     for name, value in options.to_strings().items():
         app.writeSetting(SETTINGS_GROUP, name, value)
+
+
+def load_named_presets() -> dict[str, dict[str, str]]:
+    return load_presets(_app().readSetting(SETTINGS_GROUP, "presets", ""))
+
+
+def save_named_presets(presets: dict[str, dict[str, str]]) -> None:
+    _app().writeSetting(SETTINGS_GROUP, "presets", dump_presets(presets))
+
+
+def editor_version() -> str:
+    from .qt import QT_API
+
+    try:
+        return f"Krita {_app().version()} ({QT_API})"
+    except Exception:  # noqa: BLE001 - only for the diagnostics text
+        return f"Krita (unknown version, {QT_API})"
 
 
 def main_window():

@@ -63,8 +63,15 @@ class Controller(QtCore.QObject):
     def open_options(self, *_args) -> None:
         from .dialogs import OptionsDialog
 
-        dialog = OptionsDialog(document.load_options(), document.main_window())
-        if exec_dialog(dialog):
+        dialog = OptionsDialog(
+            document.load_options(),
+            document.load_named_presets(),
+            document.editor_version(),
+            document.main_window(),
+        )
+        accepted = exec_dialog(dialog)
+        document.save_named_presets(dialog.presets)  # saved or deleted, even on Cancel
+        if accepted:
             document.save_options(dialog.options())
 
     def shutdown(self, *_args) -> None:

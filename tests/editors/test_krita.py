@@ -618,3 +618,36 @@ def test_vector_output_adds_a_vector_layer_in_place(krita_home, backend_server, 
     scores = tolerant_scores(drawn, lines, 1.0 / max(h, w))
     assert scores["f1"] >= 0.9, scores
     assert names(run["layers_after_undo"]) == names(run["layers_before"])
+
+
+@gui
+def test_presets_and_diagnostics_in_the_options_dialog(krita_home, backend_server, tmp_path):
+    """A look saved as a named preset comes back when chosen (after other changes), survives
+    in kritarc, and "Copy diagnostics" puts a bug-report text on the clipboard."""
+    image, _ = make_image(tmp_path, "rgba8")
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
+    inked = {"style": "white", "line_color": "#2040c0", "line_weight": "custom", "line_width": 2.5}
+    runs = [
+        {
+            "name": "save",
+            "expect": "ok",
+            "options_dialog": inked,
+            "options_dialog_actions": ["save_preset:Inked", "copy_diagnostics"],
+        },
+        {
+            "name": "recall",
+            "expect": "ok",
+            "options_dialog": {"style": "soft", "line_weight": "model"},
+            "options_dialog_preset": "Inked",
+        },
+    ]
+    krita = run_krita(krita_home, {"image": str(image), "runs": runs, "quit": "normal"})
+    assert krita.result is not None and krita.result["code"] == 0, krita.describe()
+    text = krita.run("save")["clipboard"]
+    assert text.startswith("Sketch Cleanup ") and "— Krita plugin\nEditor: Krita 5" in text, text
+    assert f"Address: {backend_server['endpoint']} (set in the dialog)" in text
+    assert '"device":' in text and '"limits":' in text, text
+    recall = krita.run("recall")
+    assert recall["settings_after_dialog"] == {"style": "white", "line_weight": "custom"}
+    kritarc = (krita_home / ".config" / "kritarc").read_text()
+    assert "presets=" in kritarc and "Inked" in kritarc

@@ -163,6 +163,19 @@ class Harness(QtCore.QObject):
             else:
                 raise RuntimeError(f"options dialog has no widget {name!r}")
         self.log(f"options dialog filled with {values}")
+        for action in self.current.get("options_dialog_actions", []):
+            name, _, argument = action.partition(":")
+            if argument:
+                dialog.findChild(QtWidgets.QComboBox, "preset").setCurrentText(argument)
+            dialog.findChild(QtWidgets.QPushButton, name).click()
+            self.log(f"options dialog: clicked {name} {argument}")
+        if "copy_diagnostics" in self.current.get("options_dialog_actions", []):
+            self.current["clipboard"] = QtWidgets.QApplication.clipboard().text()
+        preset = self.current.get("options_dialog_preset")
+        if preset:  # choose a saved preset, as an artist picks it from the list
+            combo = dialog.findChild(QtWidgets.QComboBox, "preset")
+            combo.setCurrentIndex(combo.findText(preset))
+            combo.activated.emit(combo.currentIndex())
         dialog.accept()
 
     # -- the scenario
