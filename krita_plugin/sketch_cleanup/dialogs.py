@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sketch_kit import diagnostics
@@ -25,6 +26,7 @@ class OptionsDialog(QtWidgets.QDialog):
         presets: dict[str, dict[str, str]] | None = None,
         editor: str = "Krita",
         parent=None,
+        preview: Callable[[OptionsDialog], QtWidgets.QWidget] | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("sketch_cleanup_options")
@@ -32,13 +34,18 @@ class OptionsDialog(QtWidgets.QDialog):
         self.widgets: dict[str, QtWidgets.QWidget] = {}
         self.presets = dict(presets or {})  # name -> preset_of(options); saved by the caller
         self.editor = editor
-        layout = QtWidgets.QVBoxLayout(self)
+        outer = QtWidgets.QVBoxLayout(self)
+        columns = QtWidgets.QHBoxLayout()
+        outer.addLayout(columns, 1)
+        layout = QtWidgets.QVBoxLayout()
+        columns.addLayout(layout)
         layout.addLayout(self._preset_row())
         forms: dict[str, QtWidgets.QFormLayout] = {}
         for group, title in GROUP_TITLES.items():
             box = QtWidgets.QGroupBox(title)
             forms[group] = QtWidgets.QFormLayout(box)
             layout.addWidget(box)
+        layout.addStretch(1)
         for field in FIELDS:
             widget, row = self._widget(field)
             widget.setObjectName(field.name)
@@ -54,7 +61,7 @@ class OptionsDialog(QtWidgets.QDialog):
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #c0392b")
         self.problem.hide()
-        layout.addWidget(self.problem)
+        outer.addWidget(self.problem)
 
         buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok
@@ -74,13 +81,18 @@ class OptionsDialog(QtWidgets.QDialog):
             "lines, ready to paste into a bug report"
         )
         copy.clicked.connect(self.copy_diagnostics)
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
 
         self.set_options(options)
         for field in FIELDS:
             if field.kind == "choice":
                 self.widgets[field.name].currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
+        self.preview = preview(self) if preview is not None else None
+        if self.preview is not None:
+            columns.addWidget(self.preview, 1)
+            self._watch_changes(self.preview.changed)
+            self.finished.connect(self.preview.close_preview)
 
     def _widget(self, field: Field):
         """(the value widget, what goes in the form row)."""
@@ -140,6 +152,18 @@ class OptionsDialog(QtWidgets.QDialog):
         row.addWidget(save)
         row.addWidget(delete)
         return row
+
+    def _watch_changes(self, slot) -> None:
+        for field in FIELDS:
+            widget = self.widgets[field.name]
+            if field.kind == "choice":
+                widget.currentIndexChanged.connect(slot)
+            elif field.kind == "number":
+                widget.valueChanged.connect(slot)
+            elif field.kind == "bool":
+                widget.toggled.connect(slot)
+            elif field.kind == "color":
+                widget.textChanged.connect(slot)
 
     # -- presets and diagnostics
     def _apply_preset(self, *_args) -> None:

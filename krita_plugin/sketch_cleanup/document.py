@@ -156,6 +156,50 @@ def read_source() -> Source:
     return Source(doc, node, name, fmt, rect, data, mask)
 
 
+PREVIEW_SIDE = 512  # px of the layer the live preview shows, at most, each way
+
+
+@dataclass
+class PreviewSource:
+    """What the live preview sends: the very pixels Clean Sketch would send (so auto scale
+    measures the same), and the region of them it shows."""
+
+    data: bytes
+    width: int
+    height: int
+    fmt: str
+    region: tuple[int, int, int, int]  # within data
+    from_selection: bool
+    before: Any  # QImage of the canvas there, as the artist sees it
+
+
+def _preview_centre(doc, src: Source) -> tuple[float, float]:
+    """Canvas point the preview is centred on: the selection's, else the view's centre."""
+    x, y, w, h = src.rect
+    if src.mask is not None:
+        return x + w / 2, y + h / 2
+    window = _app().activeWindow()
+    view = window.activeView() if window is not None else None
+    canvas = view.canvas() if view is not None else None
+    centre = getattr(canvas, "preferredCenter", None)  # Krita 5.2 and later
+    if centre is not None:
+        point = centre()
+        return point.x(), point.y()
+    return x + w / 2, y + h / 2
+
+
+def preview_source() -> PreviewSource:
+    """The active layer's pixels as Clean Sketch would read them, and a region to show."""
+    src = read_source()
+    x, y, w, h = src.rect
+    cx, cy = _preview_centre(src.doc, src)
+    rw, rh = min(w, PREVIEW_SIDE), min(h, PREVIEW_SIDE)
+    rx = int(min(max(cx - x - rw / 2, 0), w - rw))
+    ry = int(min(max(cy - y - rh / 2, 0), h - rh))
+    before = src.doc.projection(x + rx, y + ry, rw, rh)
+    return PreviewSource(src.data, w, h, src.fmt, (rx, ry, rw, rh), src.mask is not None, before)
+
+
 def _same_document(a, b) -> bool:
     try:
         return a == b

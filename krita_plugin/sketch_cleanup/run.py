@@ -62,12 +62,25 @@ class Controller(QtCore.QObject):
     @guarded
     def open_options(self, *_args) -> None:
         from .dialogs import OptionsDialog
+        from .preview import PreviewPane, unavailable
+
+        try:
+            source = document.preview_source()
+            reason = ""
+        except document.Refusal as exc:
+            source, reason = None, str(exc)
+
+        def preview(dialog):
+            if source is None:
+                return unavailable(reason)
+            return PreviewPane(source, dialog.options, self.process, dialog)
 
         dialog = OptionsDialog(
             document.load_options(),
             document.load_named_presets(),
             document.editor_version(),
             document.main_window(),
+            preview,
         )
         accepted = exec_dialog(dialog)
         document.save_named_presets(dialog.presets)  # saved or deleted, even on Cancel

@@ -651,3 +651,31 @@ def test_presets_and_diagnostics_in_the_options_dialog(krita_home, backend_serve
     assert recall["settings_after_dialog"] == {"style": "white", "line_weight": "custom"}
     kritarc = (krita_home / ".config" / "kritarc").read_text()
     assert "presets=" in kritarc and "Inked" in kritarc
+
+
+@gui
+def test_live_preview_equals_the_crop_of_the_result(krita_home, backend_server, tmp_path):
+    """The options dialog previews a 512² region of a tiled canvas; the Clean Sketch that
+    follows puts exactly those pixels there (a fixed threshold: exact by construction)."""
+    image, _ = make_image(tmp_path, "rgba8", BIG)
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
+    run_ = {
+        "name": "preview",
+        "expect": "ok",
+        "options_dialog": {"threshold": "fixed", "threshold_level": 0.5},
+        "wait_preview": True,
+    }
+    krita = run_krita(krita_home, {"image": str(image), "runs": [run_]}, timeout=240)
+    assert krita.returncode == 0, krita.describe()
+    run = krita.run("preview")
+    header = run["preview_header"]
+    assert header["exact"] is True and header["format"] == "rgba8", header
+    rx, ry, rw, rh = header["region"]
+    assert (rw, rh) == (512, 512), header
+    assert run["preview_status"] == "Preview: 512×512 px", run["preview_status"]
+    preview = np.frombuffer(krita.raw("preview-preview.raw"), np.uint8).reshape(rh, rw, 4)
+    h, w = BIG
+    result = decode(krita.raw("preview-result.raw"), "bgra8", w, h)
+    crop = result[ry : ry + rh, rx : rx + rw][..., [2, 1, 0, 3]]  # BGRA layer → RGBA
+    assert crop[..., 3].any(), "the region has lines"
+    np.testing.assert_array_equal(preview, crop)

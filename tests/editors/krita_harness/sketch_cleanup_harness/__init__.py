@@ -149,6 +149,22 @@ class Harness(QtCore.QObject):
                 os.kill(pid, 9)
 
     def fill_options(self, dialog):
+        run = self.current
+        if not run.get("dialog_filled"):
+            run["dialog_filled"] = True
+            self._fill_options(dialog)
+        if run.get("wait_preview"):
+            preview = getattr(dialog, "preview", None)
+            if preview is None or not getattr(preview, "settled", False):
+                return  # the watcher calls again on its next tick
+            header, pixels = preview.result
+            with open(os.path.join(self.out, f"{run['name']}-preview.raw"), "wb") as f:
+                f.write(pixels)
+            run["preview_header"] = {k: header.get(k) for k in ("region", "exact", "format")}
+            run["preview_status"] = preview.status.text()
+        dialog.accept()
+
+    def _fill_options(self, dialog):
         values = self.current.get("options_dialog", {})
         for name, value in values.items():
             widget = dialog.findChild(QtWidgets.QWidget, name)
@@ -176,7 +192,6 @@ class Harness(QtCore.QObject):
             combo = dialog.findChild(QtWidgets.QComboBox, "preset")
             combo.setCurrentIndex(combo.findText(preset))
             combo.activated.emit(combo.currentIndex())
-        dialog.accept()
 
     # -- the scenario
     def start(self):
