@@ -39,12 +39,14 @@ gi.require_version("Babl", "0.1")
 import gimp_document as document  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
+from sketch_kit import diagnostics  # noqa: E402
 from sketch_kit.local import BackendProcess  # noqa: E402
 from sketch_kit.options import FIELDS, EditorOptions  # noqa: E402
 from sketch_kit.protocol import ProtocolError  # noqa: E402
 from sketch_kit.session import STAGES, Session, State  # noqa: E402
 
 PROCEDURE = "plug-in-sketch-cleanup"
+DIAGNOSTICS = "plug-in-sketch-cleanup-diagnostics"
 SETTINGS_PLACE = "the Clean Sketch dialog (Backend connection)"
 RW = GObject.ParamFlags.READWRITE
 DEFAULTS = EditorOptions()
@@ -65,24 +67,28 @@ def _choice(labels: dict) -> Gimp.Choice:
 def add_arguments(procedure) -> None:
     """One procedure argument per option of the kit's table, with its default and range."""
     for field in FIELDS:
-        name, default = _arg(field.name), getattr(DEFAULTS, field.name)
-        if field.kind == "choice":
-            procedure.add_choice_argument(
-                name, field.label, field.hint, _choice(field.choices), default, RW
-            )
-        elif field.kind == "number":
-            procedure.add_double_argument(name, field.label, field.hint, *field.range, default, RW)
-        elif field.kind == "color":
-            color = Gegl.Color.new(default)
-            procedure.add_color_argument(name, field.label, field.hint, False, color, RW)
-        elif field.kind == "bool":
-            procedure.add_boolean_argument(name, field.label, field.hint, default, RW)
-        elif field.kind == "file":
-            procedure.add_file_argument(
-                name, field.label, field.hint, Gimp.FileChooserAction.OPEN, True, None, RW
-            )
-        else:
-            procedure.add_string_argument(name, field.label, field.hint, default, RW)
+        _add_argument(procedure, field)
+
+
+def _add_argument(procedure, field) -> None:
+    name, default = _arg(field.name), getattr(DEFAULTS, field.name)
+    if field.kind == "choice":
+        procedure.add_choice_argument(
+            name, field.label, field.hint, _choice(field.choices), default, RW
+        )
+    elif field.kind == "number":
+        procedure.add_double_argument(name, field.label, field.hint, *field.range, default, RW)
+    elif field.kind == "color":
+        color = Gegl.Color.new(default)
+        procedure.add_color_argument(name, field.label, field.hint, False, color, RW)
+    elif field.kind == "bool":
+        procedure.add_boolean_argument(name, field.label, field.hint, default, RW)
+    elif field.kind == "file":
+        procedure.add_file_argument(
+            name, field.label, field.hint, Gimp.FileChooserAction.OPEN, True, None, RW
+        )
+    else:
+        procedure.add_string_argument(name, field.label, field.hint, default, RW)
 
 
 def read_options(config) -> EditorOptions:
@@ -206,14 +212,82 @@ def _fail(procedure, message: str):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
 
 
+def diagnostics_text(config) -> str:
+    key_file = config.get_property("server-key-file")
+    return diagnostics.report(
+        "GIMP plug-in",
+        f"GIMP {Gimp.version()}",
+        config.get_property("server"),
+        key_file.get_path() if key_file is not None else "",
+    )
+
+
+def _show_diagnostics(text: str) -> None:
+    """The text in a window, selectable, with a button that copies it all."""
+    gi.require_version("GimpUi", "3.0")
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gdk, GimpUi, Gtk
+
+    GimpUi.init(DIAGNOSTICS)
+    dialog = GimpUi.Dialog(title="Clean Sketch Diagnostics", role=DIAGNOSTICS)
+    dialog.add_button("_Copy to Clipboard", 1)
+    dialog.add_button("_Close", Gtk.ResponseType.CLOSE)
+    view = Gtk.TextView(editable=False, monospace=True, wrap_mode=Gtk.WrapMode.WORD_CHAR)
+    view.get_buffer().set_text(text)
+    scroll = Gtk.ScrolledWindow(min_content_width=640, min_content_height=420)
+    scroll.add(view)
+    dialog.get_content_area().pack_start(scroll, True, True, 0)
+    dialog.show_all()
+    while dialog.run() == 1:
+        clipboard = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD)
+        clipboard.set_text(text, -1)
+        clipboard.store()  # kept for pasting after this plug-in process ends
+    dialog.destroy()
+
+
+def run_diagnostics(procedure, config, data):
+    """Versions, the backend's address and answer, its log: for a bug report. Returns the
+    text (scripts, tests); shows it with a Copy button when run from the menu."""
+    text = diagnostics_text(config)
+    if config.get_property("run-mode") == Gimp.RunMode.INTERACTIVE:
+        _show_diagnostics(text)
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    values.remove(1)
+    values.insert(1, GObject.Value(GObject.TYPE_STRING, text))
+    return values
+
+
+def create_diagnostics(plugin, name):
+    procedure = Gimp.Procedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_diagnostics, None)
+    procedure.set_menu_label("Clean Sketch _Diagnostics…")
+    procedure.add_menu_path("<Image>/Filters/Artistic")
+    procedure.set_documentation(
+        "Sketch Cleanup diagnostics for a bug report",
+        "Versions, the backend's address and what it says about itself, and the last lines "
+        "of its log, with a button that copies them.",
+        name,
+    )
+    procedure.set_attribution("Sketch Cleanup", "MIT", "2025")
+    procedure.add_enum_argument(
+        "run-mode", "Run mode", "The run mode", Gimp.RunMode, Gimp.RunMode.INTERACTIVE, RW
+    )
+    for field in FIELDS:
+        if field.name in ("server", "server_key_file"):
+            _add_argument(procedure, field)
+    procedure.add_string_return_value("text", "Diagnostics", "The diagnostics text", "", RW)
+    return procedure
+
+
 class SketchCleanup(Gimp.PlugIn):
     def do_set_i18n(self, name):
         return False
 
     def do_query_procedures(self):
-        return [PROCEDURE]
+        return [PROCEDURE, DIAGNOSTICS]
 
     def do_create_procedure(self, name):
+        if name == DIAGNOSTICS:
+            return create_diagnostics(self, name)
         Gegl.init(None)
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*, GRAY*")

@@ -277,6 +277,7 @@ def cleaned(gimp, backend_server, tmp_path_factory):
             },
         ),
         "gray": (d["gray"], {"config": server}),
+        "diagnostics": (d["gray"], {"diagnostics": True, "config": server}),
         "vector": (
             _bgr(d["vector"]),
             {"config": {**server, "vector": "centreline"}, "canvas_offset": [30, 12]},
@@ -408,6 +409,18 @@ def test_gimp_vector_output_imports_the_lines_as_paths(cleaned):
     assert on_lines.mean() >= 0.9, f"only {on_lines.mean():.0%} of the path points are on lines"
     others = [r for name, r in cleaned[1].items() if name != "vector" and "paths" in r]
     assert others and all(r["paths"] == [] for r in others), "no paths without the option"
+
+
+@editors
+def test_gimp_diagnostics_procedure_returns_the_report(cleaned, backend_server):
+    """Filters ▸ Artistic ▸ Clean Sketch Diagnostics…, run as a script: the bug-report text,
+    with GIMP's version and the backend's own answer."""
+    result = cleaned[1]["diagnostics"]
+    assert result["ok"] and result["status"] == "success", result
+    text = result["text"]
+    assert text.startswith("Sketch Cleanup ") and "— GIMP plug-in\nEditor: GIMP 3." in text, text
+    assert f"Address: {backend_server['endpoint']} (set in the dialog)" in text
+    assert '"device":' in text and "Last lines of" in text
 
 
 @pytest.fixture(scope="module")

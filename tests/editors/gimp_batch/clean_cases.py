@@ -53,7 +53,22 @@ def _new_layer(image, name, width, height):
     return layer
 
 
+def run_diagnostics(case, result):
+    """The diagnostics procedure, run as a script would: it returns its text."""
+    procedure = Gimp.get_pdb().lookup_procedure(PROCEDURE + "-diagnostics")
+    result["procedure_found"] = procedure is not None
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    for name, value in case.get("config", {}).items():
+        config.set_property(name, value)
+    values = procedure.run(config)
+    result["status"] = values.index(0).value_nick
+    result["text"] = values.index(1)
+
+
 def run_case(case, result):
+    if case.get("diagnostics"):
+        return run_diagnostics(case, result)
     out = case["out_dir"]
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(case["image"]))
     source = image.get_layers()[0]
