@@ -143,6 +143,20 @@ class Session:
         self.status = f"Cleaning “{self.name}” ({width}×{height})…"
         self._deadline = self.clock() + self.job_timeout
 
+    def drive(
+        self,
+        states: tuple[State, ...],
+        tick: Callable[[Session], bool],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Step until the state leaves `states`, for a plug-in that may block its own
+        process (GIMP's): tick(session) shows progress and returns False to cancel."""
+        while self.state in states:
+            self.step()
+            if not tick(self):
+                return self.cancel()
+            sleep(0.05 if self.state is State.RUNNING else 0.2)
+
     def check_fits(self, width: int, height: int, fmt: str) -> bool:
         """Before reading a large layer: False (and DONE with an error) if it cannot go."""
         assert self.client is not None

@@ -13,7 +13,6 @@ put it there, else from the Python running GIMP's plug-ins.
 
 import os
 import sys
-import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,7 +42,7 @@ from sketch_kit import diagnostics  # noqa: E402
 from sketch_kit.local import BackendProcess  # noqa: E402
 from sketch_kit.options import FIELDS, EditorOptions  # noqa: E402
 from sketch_kit.protocol import ProtocolError  # noqa: E402
-from sketch_kit.session import STAGES, Session, State  # noqa: E402
+from sketch_kit.session import Session, State  # noqa: E402
 
 PROCEDURE = "plug-in-sketch-cleanup"
 DIAGNOSTICS = "plug-in-sketch-cleanup-diagnostics"
@@ -130,13 +129,15 @@ def _show_dialog(procedure, config) -> bool:
 
 
 class Progress:
-    """GIMP's progress bar, kept moving while the session waits on the backend."""
+    """GIMP's progress bar, kept moving while the session waits on the backend. Its cancel
+    would end this process abruptly (GIMP kills a plug-in whose plain progress is
+    cancelled), so interactive runs use CancellableProgress instead."""
 
     def __init__(self):
         self.text = None
         Gimp.progress_init("Clean Sketch: connecting to the backend…")
 
-    def show(self, session: Session) -> None:
+    def __call__(self, session: Session) -> bool:
         if session.status != self.text:
             self.text = session.status
             Gimp.progress_set_text("Clean Sketch: " + session.status)
@@ -145,23 +146,65 @@ class Progress:
             Gimp.progress_update(0.05 + 0.9 * fraction)
         else:
             Gimp.progress_pulse()
+        return True
+
+    def close(self) -> None:
+        Gimp.progress_end()
 
 
-def _drive(session: Session, progress: Progress, until: tuple) -> None:
-    """Step the session until it leaves the states in `until`; this process may block."""
-    while session.state in until:
-        session.step()
-        progress.show(session)
-        time.sleep(0.05 if session.state is State.RUNNING else 0.2)
+class CancellableProgress:
+    """A small window with the progress and a Cancel button that cancels the job on the
+    backend and lets the plug-in return cleanly; GTK events run between steps."""
+
+    def __init__(self):
+        gi.require_version("GimpUi", "3.0")
+        gi.require_version("Gtk", "3.0")
+        from gi.repository import GimpUi, Gtk
+
+        self.gtk = Gtk
+        GimpUi.init(PROCEDURE)
+        self.cancelled = False
+        self.dialog = GimpUi.Dialog(title="Clean Sketch", role=PROCEDURE)
+        self.dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+        self.dialog.connect("response", self._response)
+        self.bar = Gtk.ProgressBar(show_text=True, text="Connecting to the backend…")
+        self.bar.set_size_request(360, -1)
+        self.dialog.get_content_area().pack_start(self.bar, True, True, 12)
+        self.dialog.show_all()
+
+    def _response(self, _dialog, _response) -> None:
+        self.cancelled = True
+
+    def __call__(self, session: Session) -> bool:
+        self.bar.set_text(session.status)
+        fraction = session.fraction
+        if fraction:
+            self.bar.set_fraction(fraction)
+        else:
+            self.bar.pulse()
+        while self.gtk.events_pending():
+            self.gtk.main_iteration()
+        return not self.cancelled
+
+    def close(self) -> None:
+        self.dialog.destroy()
+        while self.gtk.events_pending():
+            self.gtk.main_iteration()
 
 
 def _check(session: Session) -> None:
+    if session.outcome == "cancelled":
+        raise Cancelled
     if session.done and session.outcome != "ok":
         details = f"\n\n{session.details}" if session.details else ""
         raise document.PluginError(session.message + details)
 
 
-def clean_layer(image, drawables, config) -> None:
+class Cancelled(Exception):
+    """The artist cancelled; the backend was told and nothing was changed."""
+
+
+def clean_layer(image, drawables, config, progress) -> None:
     source = document.source_layer(image, drawables)
     options = read_options(config)
     try:
@@ -178,17 +221,15 @@ def clean_layer(image, drawables, config) -> None:
         settings_place=SETTINGS_PLACE,
     )
     session.name = source.name
-    progress = Progress()
     session.start()
-    _drive(session, progress, (State.CONNECTING, State.STARTING))
+    session.drive((State.CONNECTING, State.STARTING), progress)
     _check(session)
     _, _, width, height = source.rect
     session.check_fits(width, height, source.fmt)  # before reading a huge layer
     _check(session)
     session.submit(source.read(), width, height, source.fmt, request)
-    _drive(session, progress, (State.RUNNING,))
+    session.drive((State.RUNNING,), progress)
     _check(session)
-    Gimp.progress_set_text("Clean Sketch: " + STAGES["done"] + "…")
     assert session.result is not None
     document.add_result_layer(source, *session.result, session.svg)
 
@@ -196,15 +237,19 @@ def clean_layer(image, drawables, config) -> None:
 def run(procedure, run_mode, image, drawables, config, data):
     if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(procedure, config):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    interactive = run_mode == Gimp.RunMode.INTERACTIVE
+    progress = CancellableProgress() if interactive else Progress()
     try:
-        clean_layer(image, drawables, config)
+        clean_layer(image, drawables, config, progress)
+    except Cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     except document.PluginError as exc:
         return _fail(procedure, str(exc))
     except Exception as exc:  # a bug: say so plainly, with details on GIMP's stderr
         traceback.print_exc()
         return _fail(procedure, f"Clean Sketch failed unexpectedly: {exc!r}")
     finally:
-        Gimp.progress_end()
+        progress.close()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 
 

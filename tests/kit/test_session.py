@@ -234,3 +234,28 @@ def test_cancel_and_job_timeout(backend_server, tmp_path, monkeypatch):
     again = new_session(backend_server["endpoint"])
     connect(again)
     clean(again, fixtures.drawing(100, 120, seed=6))
+
+
+def test_drive_cancels_when_the_progress_says_so(backend_server, tmp_path, monkeypatch):
+    """GIMP's loop: drive() steps until done, and a tick that returns False (its Cancel
+    button) cancels the job on the backend at once; the backend serves the next job."""
+    monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(tmp_path))
+    session = new_session(backend_server["endpoint"])
+    ticks = []
+    session.drive((State.CONNECTING, State.STARTING), lambda s: ticks.append(s.status) or True)
+    assert session.state is State.READY and ticks
+    gray = fixtures.drawing(1200, 1600, seed=9)
+    rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)]).tobytes()
+    session.submit(rgba, 1600, 1200, "rgba8", CleanOptions(scale=1.0))
+    steps = []
+
+    def cancel_on_third_step(_session) -> bool:
+        steps.append(1)
+        return len(steps) < 3
+
+    started = time.monotonic()
+    session.drive((State.RUNNING,), cancel_on_third_step)
+    assert session.outcome == "cancelled" and time.monotonic() - started < 5
+    again = new_session(backend_server["endpoint"])
+    connect(again)
+    clean(again, fixtures.drawing(100, 120, seed=6))
