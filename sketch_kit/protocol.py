@@ -45,6 +45,12 @@ LINE_WIDTH_RANGE = (0.5, 32.0)
 # exactly '#' and six ASCII hex digits: int(x, 16) alone lets '_', '0x', signs, spaces and
 # other scripts' digits through
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+# a model's name is its file's stem in the backend's models folder: a word character first,
+# then word characters, spaces and . + ( ) -; never a path (no separators)
+MODEL_NAME_PATTERN = re.compile(r"\w[\w .+()-]{0,63}")
+# options added after the first backends, which refuse unknown names: to_wire leaves them
+# out while they hold these defaults, so a request that does not use them still goes there
+LATER_OPTIONS = {"model": None, "flatten": False}
 
 REQUEST_OPS = ("info", "ping", "clean", "cancel")
 FINAL_TYPES = ("result", "cancelled", "error")
@@ -110,7 +116,8 @@ class CleanOptions:
 
     threshold: a name in THRESHOLDS or a level in (0, 1); scale: "auto" or a factor in
     SCALE_RANGE; line_width: a name in LINE_WIDTHS or px in LINE_WIDTH_RANGE;
-    output_format: None means "the input's format".
+    output_format: None means "the input's format"; model: a name `info.models` lists, None
+    means the backend's default; flatten: divide out uneven light before the network.
     """
 
     style: str = "transparent"
@@ -120,6 +127,8 @@ class CleanOptions:
     # "model" until `auto` passes tests/test_shipped_model.py (see docs/protocol.md)
     line_width: str | float = "model"
     output_format: str | None = None
+    model: str | None = None
+    flatten: bool = False
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -147,6 +156,17 @@ class CleanOptions:
             raise ProtocolError(
                 "unsupported_format", f"output_format {fmt!r} is not one of {sorted(FORMATS)}"
             )
+        model = self.model
+        if model is not None and not (
+            isinstance(model, str) and MODEL_NAME_PATTERN.fullmatch(model)
+        ):
+            raise ProtocolError(
+                "bad_request",
+                "model must be the name of a model `info` lists (up to 64 letters, digits, "
+                "spaces and . _ + ( ) -), or null for the backend's default",
+            )
+        if not isinstance(self.flatten, bool):
+            raise ProtocolError("bad_request", "flatten must be true or false")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -170,10 +190,14 @@ class CleanOptions:
             raise ProtocolError("bad_request", f"invalid options: {exc}") from None
 
     def to_wire(self) -> dict:
-        """The request's `options` object; output_format is left out when it is the input's."""
+        """The request's `options` object; output_format is left out when it is the input's,
+        and LATER_OPTIONS at their defaults."""
         wire = dataclasses.asdict(self)
         if wire["output_format"] is None:
             del wire["output_format"]
+        for name, default in LATER_OPTIONS.items():
+            if wire[name] is default:
+                del wire[name]
         return wire
 
     def replace(self, **changes) -> CleanOptions:
