@@ -27,6 +27,7 @@ from .protocol import (
 STAGES = {
     "sent": "Sending",
     "queued": "Waiting for the backend",
+    "loading": "Loading the model for",
     "preprocess": "Preparing",
     "inference": "Cleaning",
     "postprocess": "Finishing",
