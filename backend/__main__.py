@@ -107,6 +107,11 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
     )
     low, high = proto.LINE_WIDTH_RANGE
     group.add_argument(
+        "--flatten",
+        action="store_true",
+        help="even out uneven light and tinted paper before the network (phone photos)",
+    )
+    group.add_argument(
         "--line-width",
         default=proto.CleanOptions.line_width,
         metavar="auto|model|PX",
@@ -239,6 +244,7 @@ def cmd_clean(args) -> int:
             threshold=_number_or_word(args.threshold),
             scale=_number_or_word(args.scale),
             line_width=_number_or_word(args.line_width),
+            flatten=args.flatten,
         )
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
