@@ -29,7 +29,16 @@ See docs/protocol.md for the wire protocol."""
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model, runtime and tiling")
     group.add_argument(
-        "--model", help="a .keras file (default: models/sketch-unet.keras or $SKETCH_CLEANUP_MODEL)"
+        "--model",
+        help="the default .keras file; every NAME.keras beside it is a model requests may name "
+        "(default: models/sketch-unet.keras or $SKETCH_CLEANUP_MODEL)",
+    )
+    group.add_argument(
+        "--loaded-models",
+        type=int,
+        default=defaults.LOADED_MODELS,
+        metavar="N",
+        help="models held in memory at once; others load on their next job (%(default)s)",
     )
     group.add_argument(
         "--runtime",
@@ -99,6 +108,11 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
     )
     low, high = proto.LINE_WIDTH_RANGE
     group.add_argument(
+        "--flatten",
+        action="store_true",
+        help="even out uneven light and tinted paper before the network (phone photos)",
+    )
+    group.add_argument(
         "--line-width",
         default=proto.CleanOptions.line_width,
         metavar="auto|model|PX",
@@ -150,22 +164,19 @@ def _number_or_word(value: str):
         return value
 
 
-def _cleaner(args):
-    from backend import tiling
-    from backend.model import load
-    from backend.pipeline import Cleaner, Settings
+def _models(args):
+    """The models folder of --model, its default model loaded (SystemExit if it cannot be)."""
+    from backend.catalog import ModelCatalog
+    from backend.model import default_model_path
+    from backend.pipeline import Settings
     from backend.runtime import RuntimeUnavailable
 
+    settings = Settings(tile=args.tile, overlap=args.overlap, batch=args.batch)
+    path = args.model or default_model_path()
     try:
-        model = load(args.model, args.runtime)
-    except (FileNotFoundError, RuntimeUnavailable) as exc:
+        return ModelCatalog(path, args.runtime, settings, args.loaded_models)
+    except (FileNotFoundError, RuntimeUnavailable, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    try:
-        settings = Settings(tile=args.tile, overlap=args.overlap, batch=args.batch)
-        tiling.check_settings(settings.tile, settings.overlap, settings.batch, model.multiple)
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    return Cleaner(model, settings)
 
 
 def _limits(args):
@@ -206,7 +217,7 @@ def cmd_serve(args) -> int:
     from backend.server import Service
 
     secret = keys.require_keys_for(args.bind, args.curve_secret)
-    service = Service(_cleaner(args), _limits(args), idle_exit=args.idle_exit)
+    service = Service(_models(args), _limits(args), idle_exit=args.idle_exit)
     auth = keys.authorize_clients(service.context, args.authorized_keys)
     _stop_on_signals(service)
     try:
@@ -220,7 +231,7 @@ def cmd_worker(args) -> int:
     from backend.server import Service
 
     server_key = keys.load_public(args.server_key) if args.server_key else None
-    service = Service(_cleaner(args), _limits(args))
+    service = Service(_models(args), _limits(args))
     _stop_on_signals(service)
     service.work(args.connect, server_key)
     return 0
@@ -269,6 +280,7 @@ def cmd_clean(args) -> int:
             threshold=_number_or_word(args.threshold),
             scale=_number_or_word(args.scale),
             line_width=_number_or_word(args.line_width),
+            flatten=args.flatten,
         )
     except proto.ProtocolError as exc:
         raise SystemExit(f"error: {exc.message}") from None
@@ -282,7 +294,7 @@ def cmd_clean(args) -> int:
             files,
             args.output,
             options,
-            cleaner=None if args.server else _cleaner(args),
+            cleaner=None if args.server else _models(args),
             endpoint=args.server,
             server_key=server_key,
             formats=formats,

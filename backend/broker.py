@@ -3,7 +3,9 @@
 Workers (`python -m backend worker`, one per GPU) connect to the worker-facing ROUTER and
 announce themselves; each clean job goes to the least recently used idle worker, waits in
 a bounded queue when all are busy, and the worker is idle again once it sends the job's
-final reply. Workers send heartbeats; a silent worker is dropped and its client told.
+final reply. Workers send heartbeats carrying their `info`, models included; a silent
+worker is dropped and its client told. A job that names a model goes to a worker that
+reports it; one no worker reports goes to any, which reads its folder again and answers.
 """
 
 from __future__ import annotations
@@ -33,6 +35,25 @@ class Worker:
     job: tuple[bytes, str] | None = None
     cancel_sent: bool = False  # its job's client left and the worker was told to stop
 
+    @property
+    def models(self) -> list[dict]:
+        """The models its latest heartbeat reported (entries of `info.models`)."""
+        models = self.info.get("models")
+        return [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+
+    def has(self, model: str) -> bool:
+        return any(m.get("name") == model for m in self.models)
+
+
+@dataclass(eq=False)  # the queue removes entries by identity, never comparing pixels
+class Waiting:
+    """A clean job in the broker's queue; model None: whichever is a worker's default."""
+
+    client: bytes
+    job_id: str
+    frames: list[bytes]
+    model: str | None
+
 
 @dataclass
 class Broker:
@@ -43,7 +64,7 @@ class Broker:
         self.instance = uuid.uuid4().hex
         self.workers: OrderedDict[bytes, Worker] = OrderedDict()
         self.idle: deque[bytes] = deque()
-        self.waiting: deque[tuple[bytes, str, list[bytes]]] = deque()
+        self.waiting: deque[Waiting] = deque()
         self._running = True
 
     def stop(self) -> None:
@@ -54,6 +75,7 @@ class Broker:
         base = dict(first.info) if first else {"model": {}, "device": "no worker connected"}
         return {
             **base,
+            "models": self.models(),
             "version": __version__,
             "protocol": proto.PROTOCOL_VERSION,
             "instance": self.instance,
@@ -64,6 +86,17 @@ class Broker:
             "devices": [w.info.get("device") for w in self.workers.values()],
             "queued": len(self.waiting),
         }
+
+    def models(self) -> list[dict]:
+        """Every model some worker reports, once, with how many workers have it."""
+        merged: dict[str, dict] = {}
+        for worker in self.workers.values():
+            for model in worker.models:
+                name = model.get("name")
+                if isinstance(name, str):
+                    entry = merged.setdefault(name, {**model, "workers": 0})
+                    entry["workers"] += 1
+        return list(merged.values())
 
     def run(self, frontend: str, backend: str, curve_secret: bytes | None = None) -> None:
         clients = make_socket(self.context, zmq.ROUTER, self.limits, curve_secret)
@@ -120,7 +153,7 @@ class Broker:
                 self._client_gone(frames[0], workers)
 
     def _client_gone(self, client: bytes, workers: zmq.Socket) -> None:
-        queued = [entry for entry in self.waiting if entry[0] == client]
+        queued = [entry for entry in self.waiting if entry.client == client]
         for entry in queued:
             self.waiting.remove(entry)
         running = [w for w in self.workers.values() if w.job and w.job[0] == client]
@@ -156,13 +189,14 @@ class Broker:
             if header.get("type") not in ("ready", "heartbeat"):
                 log.warning("ignored a %r message from %s", header.get("type"), identity.hex())
                 return
+            info = header.get("info")
+            info = info if isinstance(info, dict) else {}
             if worker is None:
-                info = header.get("info")
-                info = info if isinstance(info, dict) else {}
                 worker = Worker(identity, info, time.monotonic())
                 self.workers[identity] = worker
                 self.idle.append(identity)
                 log.info("worker %s joined (%s)", identity.hex(), worker.info.get("device"))
+            worker.info = info  # models added to its folder since show up here
             worker.last_seen = time.monotonic()
             return
         if worker is None:
@@ -188,15 +222,30 @@ class Broker:
                 error = proto.error_reply(job_id, "internal", "the worker running this job died")
                 self._send(clients, [client, *proto.encode(error)])
 
+    def _worker_for(self, model: str | None) -> bytes | None:
+        """The least recently used idle worker that can run `model`, if one is idle now.
+
+        Any worker runs model None (its own default) and a model no worker reports (it reads
+        its folder again: a model just copied there runs, an unknown one is refused)."""
+        if model is not None and any(w.has(model) for w in self.workers.values()):
+            return next((i for i in self.idle if self.workers[i].has(model)), None)
+        return self.idle[0] if self.idle else None
+
     def _dispatch(self, workers: zmq.Socket, clients: zmq.Socket) -> None:
-        while self.waiting and self.idle:
-            client, job_id, frames = self.waiting.popleft()
-            identity = self.idle.popleft()
-            if self._send(workers, [identity, client, *frames]):
-                self.workers[identity].job = (client, job_id)
-                self.workers[identity].cancel_sent = False
-            else:
-                self.waiting.appendleft((client, job_id, frames))
+        """Queued jobs in order, each to a worker that can run it; a job whose workers are
+        all busy waits without holding up the jobs behind it."""
+        for entry in list(self.waiting):
+            if not self.idle:
+                return
+            identity = self._worker_for(entry.model)
+            if identity is None:
+                continue
+            self.idle.remove(identity)
+            if not self._send(workers, [identity, entry.client, *entry.frames]):
+                continue  # that worker is gone: it is dropped once silent, the job waits
+            self.waiting.remove(entry)
+            self.workers[identity].job = (entry.client, entry.job_id)
+            self.workers[identity].cancel_sent = False
 
     # ------------------------------------------------------------ clients
     def _from_client(self, frames: list[bytes], clients: zmq.Socket, workers: zmq.Socket) -> None:
@@ -217,7 +266,7 @@ class Broker:
                 self._cancel(client, proto.check_cancel(header), body, clients, workers)
                 return
             else:
-                proto.check_clean(
+                options = proto.check_clean(
                     header, len(body[1]) if len(body) == 2 else None, self.limits.as_dict()
                 )
                 if self._holds(client, request_id):  # the rule `serve` follows
@@ -226,7 +275,7 @@ class Broker:
                     )
                 if len(self.waiting) >= self.limits.max_queue:
                     raise proto.ProtocolError("busy", "all workers are busy and the queue is full")
-                self.waiting.append((client, request_id, body))
+                self.waiting.append(Waiting(client, request_id, body, options.model))
                 if not self.idle:
                     answer = proto.reply(
                         request_id,
@@ -246,14 +295,14 @@ class Broker:
 
     def _holds(self, client: bytes, job_id: str) -> bool:
         """Whether a job with this id from this client is queued or running."""
-        if any(entry[0] == client and entry[1] == job_id for entry in self.waiting):
+        if any(entry.client == client and entry.job_id == job_id for entry in self.waiting):
             return True
         return any(w.job == (client, job_id) for w in self.workers.values())
 
     def _cancel(self, client, target: str, body, clients, workers) -> None:
         """A queued job is answered here; a running one is passed to its worker."""
         for entry in list(self.waiting):
-            if entry[0] == client and entry[1] == target:
+            if entry.client == client and entry.job_id == target:
                 self.waiting.remove(entry)
                 self._send(clients, [client, *proto.encode(proto.reply(target, "cancelled"))])
                 return

@@ -23,3 +23,7 @@ MAX_SIDE = 16384  # px a side of a request
 MAX_PIXELS = 64_000_000  # pixels of a request
 MAX_QUEUE = 32  # jobs held (running plus waiting)
 MAX_QUEUED_BYTES = 1 << 30  # payload bytes held by those jobs; past it new jobs get `busy`
+
+# models of the models folder held in memory at once (least recently used let go first): each
+# costs its weights plus the runtime's buffers for one tile (~330 MB at TILE on a CPU)
+LOADED_MODELS = 2

@@ -1,8 +1,8 @@
 """The cleanup pipeline: pixels in, clean line-art pixels out.
 
-composite onto white → grayscale → normalize by max → scale to the working resolution →
-pad and tile → network → undo the scaling → threshold → re-stroke at the asked line width →
-compose the output layer.
+composite onto white → grayscale → (flatten the lighting, if asked) → normalize by max →
+scale to the working resolution → pad and tile → network → undo the scaling → threshold →
+re-stroke at the asked line width → compose the output layer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import defaults, line_weight, pixels, postprocess, tiling
+from backend import defaults, flatten, line_weight, pixels, postprocess, tiling
 from backend.autoscale import estimate_stroke_width, scale_for, working_scale
 from backend.model import LoadedModel
 from sketch_kit.protocol import CleanOptions, ProtocolError
@@ -114,6 +114,8 @@ class Cleaner:
         if not np.any(alpha > 0):
             raise ProtocolError("empty_image", "the layer has no visible pixel: nothing to clean")
         del alpha  # big layers: each canvas-sized array is let go as soon as it is done with
+        if options.flatten:  # before the stroke width is measured too: paper is even there
+            gray = flatten.flatten(gray)
 
         def on_tiles(done: int, total: int) -> None:
             if progress:

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 import zmq
 
 from backend import __version__, defaults
-from backend.pipeline import Cancelled, Cleaner
+from backend.catalog import ModelCatalog, ModelUnavailable
+from backend.pipeline import Cancelled
 from sketch_kit import protocol as proto
 from sketch_kit.client import use_curve_client
 
@@ -77,9 +78,13 @@ class Service:
     """Answers protocol requests on one socket; runs clean jobs one at a time, in order."""
 
     def __init__(
-        self, cleaner: Cleaner, limits: Limits | None = None, context=None, idle_exit: float = 0
+        self,
+        models: ModelCatalog,
+        limits: Limits | None = None,
+        context=None,
+        idle_exit: float = 0,
     ):
-        self.cleaner = cleaner
+        self.models = models
         self.idle_exit = idle_exit  # seconds without requests or jobs before stopping; 0: never
         self.limits = limits or Limits()
         self.context = context or zmq.Context.instance()
@@ -94,16 +99,18 @@ class Service:
 
     # ------------------------------------------------------------ information
     def info(self) -> dict:
-        model = self.cleaner.model
-        settings = self.cleaner.settings
+        models = self.models
+        settings = models.settings
         return {
             "version": __version__,
             "protocol": proto.PROTOCOL_VERSION,
             "instance": self.instance,
-            "model": model.card,
-            "model_path": model.path,
-            "device": model.device,
-            "runtime": model.runtime_name,
+            "model": models.default_card,  # the default model's whole card
+            "model_path": str(models.default_path),
+            "models": models.describe(),  # the folder read again: models added since show
+            "max_loaded_models": models.keep,  # the others load on their next job
+            "device": models.device,
+            "runtime": models.runtime_name,
             "limits": self.limits.as_dict(),
             "formats": sorted(proto.FORMATS),
             "defaults": proto.DEFAULT_OPTIONS,
@@ -120,10 +127,7 @@ class Service:
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         sock.bind(endpoint)
         log.info(
-            "serving on %s (model %s, %s)",
-            endpoint,
-            self.cleaner.model.path,
-            self.cleaner.model.device,
+            "serving on %s (model %s, %s)", endpoint, self.models.default_path, self.models.device
         )
         self._run(sock, announce=False)
 
@@ -135,8 +139,8 @@ class Service:
         log.info(
             "worker of %s (model %s, %s)",
             broker_endpoint,
-            self.cleaner.model.path,
-            self.cleaner.model.device,
+            self.models.default_path,
+            self.models.device,
         )
         self._run(sock, announce=True)
 
@@ -238,6 +242,8 @@ class Service:
         options = proto.check_clean(
             header, None if payload is None else len(payload), self.limits.as_dict()
         )
+        # an unknown model is refused now, not after the queue (the folder is read again)
+        options = options.replace(model=self.models.resolve(options.model))
         key = (identity, header["id"])
         job = Job(identity, header, payload, options)
         with self._lock:
@@ -314,7 +320,7 @@ class Service:
         header = job.header
         assert job.payload is not None  # only a cancelled job lets go of its pixels
         try:
-            result, fields = self.cleaner.clean(
+            result, fields = self.models.clean(
                 job.payload,
                 header["width"],
                 header["height"],
@@ -328,6 +334,9 @@ class Service:
             send(proto.reply(job.id, "cancelled"))
         except proto.ProtocolError as exc:
             send(proto.error_reply(job.id, exc.code, exc.message))
+        except ModelUnavailable as exc:
+            log.error("job %s: %s", job.id, exc)
+            send(proto.error_reply(job.id, "internal", str(exc)))
         except MemoryError:
             send(proto.error_reply(job.id, "internal", "out of memory on this image"))
         except Exception as exc:
@@ -335,11 +344,12 @@ class Service:
             send(proto.error_reply(job.id, "internal", f"{type(exc).__name__}: {exc}"))
         else:
             log.info(
-                "job %s: %dx%d in %.2fs (%d tiles, scale %.2f)",
+                "job %s: %dx%d in %.2fs (model %s, %d tiles, scale %.2f)",
                 job.id,
                 header["width"],
                 header["height"],
                 fields["seconds"],
+                fields.get("model"),
                 fields["tiles"],
                 fields["scale"],
             )

@@ -12,3 +12,7 @@ PROBE_TIMEOUT_S = 0.15
 REMOTE_PROBE_TIMEOUT_S = 0.75  # a remote backend needs a CURVE handshake over the network
 CONNECT_WAIT_S = 1.5  # how long to look for a running local backend before starting one
 REMOTE_CONNECT_WAIT_S = 6.0
+# A backend an editor started exits after this long without requests, giving its memory
+# back (GIMP's outlives the plug-in and GIMP itself); the next Clean Sketch starts it again.
+IDLE_EXIT_S = 600.0
+IDLE_EXIT_RANGE_S = (0.0, 24 * 3600.0)  # 0: it runs until the editor (or the artist) stops it

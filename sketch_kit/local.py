@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import defaults
 from .protocol import DEFAULT_ENDPOINT, BackendUnavailable, is_local
 
 # Variables a host application sets for its own bundled Python or libraries (Krita's
@@ -137,6 +138,19 @@ class LaunchError(RuntimeError):
     pass
 
 
+def with_idle_exit(command: list[str], seconds: float) -> list[str]:
+    """`command` with `--idle-exit seconds` in place of any it had (backend.json's is for
+    people who start it by hand; an editor says how long its own backend may sit idle)."""
+    out: list[str] = []
+    parts = iter(command)
+    for part in parts:
+        if part == "--idle-exit":
+            next(parts, None)  # and its value
+        elif not part.startswith("--idle-exit="):
+            out.append(part)
+    return [*out, "--idle-exit", f"{seconds:g}"]
+
+
 class BackendProcess:
     """The backend process one editor started (at most one at a time).
 
@@ -176,12 +190,19 @@ class BackendProcess:
             return f"crashed (signal {-code})"
         return f"exited with code {code}"
 
-    def start(self, config: dict, endpoint: str, home: Path | None = None) -> None:
-        """Run config["command"] + ["--bind", endpoint], logging to HOME/backend.log."""
+    def start(
+        self,
+        config: dict,
+        endpoint: str,
+        home: Path | None = None,
+        idle_exit: float = defaults.IDLE_EXIT_S,
+    ) -> None:
+        """Run config["command"] + ["--bind", endpoint], logging to HOME/backend.log; it
+        exits by itself after `idle_exit` s without requests (0: never)."""
         command = [str(part) for part in config.get("command") or []]
         if not command:
             raise LaunchError("backend.json has no command")
-        command += ["--bind", endpoint]
+        command = with_idle_exit(command, idle_exit) + ["--bind", endpoint]
         home = home or data_dir()
         kwargs: dict = {}
         if sys.platform == "win32":

@@ -17,6 +17,7 @@ from .protocol import COLOR_PATTERN, LINE_WIDTH_RANGE, SCALE_RANGE, CleanOptions
 
 LEVEL_RANGE = (0.01, 0.99)
 TIMEOUT_MINUTES_RANGE = (defaults.JOB_TIMEOUT_RANGE_S[0] / 60, defaults.JOB_TIMEOUT_RANGE_S[1] / 60)
+IDLE_EXIT_MINUTES_RANGE = (defaults.IDLE_EXIT_RANGE_S[0] / 60, defaults.IDLE_EXIT_RANGE_S[1] / 60)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,17 @@ FIELDS = (
         suffix=" min",
         group="backend",
     ),
+    Field(
+        "idle_exit_minutes",
+        "Stop a backend it started after",
+        "A backend this editor started exits after this long without work, giving its memory "
+        "back; the next clean starts it again. 0: it keeps running",
+        "number",
+        range=IDLE_EXIT_MINUTES_RANGE,
+        step=1.0,
+        suffix=" min",
+        group="backend",
+    ),
 )
 FIELDS_BY_NAME = {field.name: field for field in FIELDS}
 
@@ -179,6 +191,7 @@ class EditorOptions:
     server_key_file: str = ""
     autostart: bool = True
     timeout_minutes: float = defaults.JOB_TIMEOUT_S / 60
+    idle_exit_minutes: float = defaults.IDLE_EXIT_S / 60
 
     def clean_options(self, output_format: str | None = None) -> CleanOptions:
         """The request's options (ProtocolError if a value is out of range)."""

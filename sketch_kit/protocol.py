@@ -47,6 +47,12 @@ VECTOR_MODES = ("centreline", "outline")  # SVG strokes along the lines, or fill
 # exactly '#' and six ASCII hex digits: int(x, 16) alone lets '_', '0x', signs, spaces and
 # other scripts' digits through
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+# a model's name is its file's stem in the backend's models folder: a word character first,
+# then word characters, spaces and . + ( ) -; never a path (no separators)
+MODEL_NAME_PATTERN = re.compile(r"\w[\w .+()-]{0,63}")
+# options added after the first backends, which refuse unknown names: to_wire leaves them
+# out while they hold these defaults, so a request that does not use them still goes there
+LATER_OPTIONS = {"vector": None, "model": None, "flatten": False}
 
 REQUEST_OPS = ("info", "ping", "clean", "cancel")
 FINAL_TYPES = ("result", "cancelled", "error")
@@ -112,7 +118,8 @@ class CleanOptions:
 
     threshold: a name in THRESHOLDS or a level in (0, 1); scale: "auto" or a factor in
     SCALE_RANGE; line_width: a name in LINE_WIDTHS or px in LINE_WIDTH_RANGE;
-    output_format: None means "the input's format".
+    output_format: None means "the input's format"; model: a name `info.models` lists, None
+    means the backend's default; flatten: divide out uneven light before the network.
     """
 
     style: str = "transparent"
@@ -123,6 +130,8 @@ class CleanOptions:
     line_width: str | float = "model"
     output_format: str | None = None
     vector: str | None = None  # also trace the result to SVG (a third result frame)
+    model: str | None = None
+    flatten: bool = False
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -152,6 +161,17 @@ class CleanOptions:
             raise ProtocolError(
                 "unsupported_format", f"output_format {fmt!r} is not one of {sorted(FORMATS)}"
             )
+        model = self.model
+        if model is not None and not (
+            isinstance(model, str) and MODEL_NAME_PATTERN.fullmatch(model)
+        ):
+            raise ProtocolError(
+                "bad_request",
+                "model must be the name of a model `info` lists (up to 64 letters, digits, "
+                "spaces and . _ + ( ) -), or null for the backend's default",
+            )
+        if not isinstance(self.flatten, bool):
+            raise ProtocolError("bad_request", "flatten must be true or false")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -175,8 +195,15 @@ class CleanOptions:
             raise ProtocolError("bad_request", f"invalid options: {exc}") from None
 
     def to_wire(self) -> dict:
-        """The request's `options` object; unset (None) options are left out."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        """The request's `options` object; output_format is left out when it is the input's,
+        and LATER_OPTIONS at their defaults."""
+        wire = dataclasses.asdict(self)
+        if wire["output_format"] is None:
+            del wire["output_format"]
+        for name, default in LATER_OPTIONS.items():
+            if wire[name] is default:
+                del wire[name]
+        return wire
 
     def replace(self, **changes) -> CleanOptions:
         return dataclasses.replace(self, **changes)

@@ -27,6 +27,7 @@ from .protocol import (
 STAGES = {
     "sent": "Sending",
     "queued": "Waiting for the backend",
+    "loading": "Loading the model for",
     "preprocess": "Preparing",
     "inference": "Cleaning",
     "postprocess": "Finishing",
@@ -67,8 +68,10 @@ class Session:
         settings_place: str,
         clock: Callable[[], float] = time.monotonic,
         start_timeout: float = defaults.START_TIMEOUT_S,
+        idle_exit: float = defaults.IDLE_EXIT_S,
     ):
         self.address = address
+        self.idle_exit = idle_exit  # for a backend this session starts: s idle before it exits
         self.key_file = key_file
         self.autostart = autostart
         self.job_timeout = job_timeout
@@ -212,7 +215,7 @@ class Session:
         assert self.config is not None
         self.process.stop()  # one we started for another address, if any
         try:
-            self.process.start(self.config, self.endpoint)
+            self.process.start(self.config, self.endpoint, idle_exit=self.idle_exit)
         except (local.LaunchError, OSError) as exc:
             return self._fail(
                 f"Could not start the Sketch Cleanup backend: {exc}. Run install.py again.",

@@ -216,6 +216,7 @@ def clean_layer(image, drawables, config, progress) -> None:
         key_file=options.server_key_file,
         autostart=options.autostart,
         job_timeout=options.timeout_minutes * 60,
+        idle_exit=options.idle_exit_minutes * 60,
         # GIMP ends this process after every run, and kills a cancelled one's group
         process=BackendProcess("the GIMP plug-in", detached=True),
         settings_place=SETTINGS_PLACE,

@@ -123,6 +123,7 @@ class Run(QtCore.QObject):
             key_file=options.server_key_file,
             autostart=options.autostart,
             job_timeout=options.timeout_minutes * 60,
+            idle_exit=options.idle_exit_minutes * 60,
             process=controller.process,
             settings_place=SETTINGS_PLACE,
         )

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from sketch_kit import protocol as proto
 from sketch_kit.client import Client
 from tests.backend.test_server import clean_header, final_reply
 from tests.support import fixtures
@@ -97,3 +98,49 @@ def test_a_client_that_leaves_mid_job_frees_the_worker(broker_server):
         small = fixtures.drawing(64, 64)
         assert client.clean(small.tobytes(), 64, 64, "gray8", timeout=30)[0]["type"] == "result"
     broker_is_well(broker_server)
+
+
+def test_the_broker_lists_its_workers_models_and_runs_the_named_one(broker_server):
+    gray = fixtures.drawing(64, 64)
+    with Client(broker_server["endpoint"]) as client:
+        models = {m["name"]: m for m in client.info()["models"]}
+        assert models["test-model"]["workers"] == 1 and models["test-model"]["default"]
+        header, _ = client.clean(gray.tobytes(), 64, 64, "gray8", {"model": "test-model"})
+        assert header["model"] == "test-model"
+        with pytest.raises(proto.BackendError) as err:  # refused by the worker, passed on
+            client.clean(gray.tobytes(), 64, 64, "gray8", {"model": "no-such-model"})
+        assert err.value.code == "bad_request" and "no-such-model" in err.value.message
+    broker_is_well(broker_server)
+
+
+def test_a_job_goes_to_a_worker_that_has_its_model(tmp_path):
+    """Two workers, two models folders: only B has small-unet, so every job naming it runs
+    on B (A would refuse it), and waits for B while A stands idle."""
+    front = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    back = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        fixtures.save_test_model(tmp_path / folder, name="pencil")
+    fixtures.save_test_model(tmp_path / "b", unet=True, name="small-unet")
+    broker = ["broker", "--bind", front, "--workers", back]
+    procs = [fixtures.start_backend(broker, tmp_path / "log")]
+    for folder in ("a", "b"):
+        model = str(tmp_path / folder / "pencil.keras")
+        args = ["worker", "--connect", back, "--model", model, "--tile", "256"]
+        procs.append(fixtures.start_backend(args, tmp_path / f"{folder}.log"))
+    try:
+        fixtures.wait_for_workers(front, 2, procs[0], tmp_path / "log")
+        gray = fixtures.drawing(300, 300, seed=5)
+        with Client(front) as client:
+            models = {m["name"]: m["workers"] for m in client.info()["models"]}
+            assert models == {"pencil": 2, "small-unet": 1}
+            jobs = [
+                client.start_clean(gray.tobytes(), 300, 300, "gray8", {"model": "small-unet"})
+                for _ in range(4)
+            ]
+            headers = [client.wait(job, timeout=120)[0] for job in jobs]
+        assert {h["model"] for h in headers} == {"small-unet"}
+        assert len({h["worker"] for h in headers}) == 1
+    finally:
+        for proc in procs:
+            fixtures.stop(proc)

@@ -305,3 +305,23 @@ def test_a_write_killed_midway_leaves_no_partial_file(tmp_path):
         assert data.endswith(b"IEND\xaeB`\x82"), f"truncated: {len(data)} bytes"
         assert cv2.imread(str(target), cv2.IMREAD_UNCHANGED).shape == (3000, 3000, 4)
     assert not [p for p in files_under(tmp_path / "out") if p.endswith(".png") and p != "frame.png"]
+
+
+def test_clean_with_flatten(tmp_path, test_model):
+    """`--flatten` reaches the pipeline: a phone photo under a lamp is cleaned without its
+    dim side turning into lines (the test network reads dark paper as ink)."""
+    from bench.flatten_photos import SEED, under_a_lamp
+    from trainer.line_metrics import ink, tolerant_scores
+    from trainer.synth.pairs import make_pair, pair_rng
+
+    rough, target = make_pair(pair_rng(SEED, 1), 384, "photo")
+    cv2.imwrite(str(tmp_path / "photo.png"), under_a_lamp(rough, angle=0.5, low=0.3))
+    scores = {}
+    for flag in ([], ["--flatten"]):
+        out_dir = tmp_path / ("flat" if flag else "plain")
+        args = ["clean", str(tmp_path / "photo.png"), "-o", str(out_dir)]
+        out = run_cli(*args, "--model", str(test_model), *flag)
+        assert out.returncode == 0, out.stderr
+        result = cv2.imread(str(out_dir / "photo.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+        scores[bool(flag)] = tolerant_scores(ink(result), ink(target / 255.0), 0.004)["f1"]
+    assert scores[True] > scores[False] + 0.1, scores

@@ -16,6 +16,7 @@ def test_docs_state_the_defaults():
     assert f"`--batch`, {defaults.BATCH};" in text
     assert f"`--max-queue` ({defaults.MAX_QUEUE})" in text
     assert f"`--max-queued-bytes` ({defaults.MAX_QUEUED_BYTES >> 30} GiB)" in text
+    assert f"`--loaded-models` ({defaults.LOADED_MODELS})" in text
 
 
 def test_help_shows_the_defaults():

@@ -68,6 +68,8 @@ def random_options(rng: random.Random):
             "threshold": rng.choice([*proto.THRESHOLDS, 0.3]),
             "scale": rng.choice(["auto", 0.5, 1.0]),
             "output_format": rng.choice(sorted(proto.FORMATS)),
+            "model": rng.choice([None, "test-model", "no-such-model"]),
+            "flatten": rng.random() < 0.5,
         }
         options[name] = valid[name] if name in valid and rng.random() < 0.7 else random_value(rng)
     return options

@@ -8,13 +8,14 @@ import zmq
 from backend.server import Limits, Service
 
 
-class InstantCleaner:
+class InstantModels:
     """Finishes every job at once, so the inference thread retires jobs as fast as it can."""
 
-    model = settings = None
+    def resolve(self, name):
+        return "instant"
 
     def clean(self, payload, width, height, fmt, options, progress=None, should_stop=None):
-        return b"", {"seconds": 0, "tiles": 0, "scale": 1.0}
+        return b"", {"seconds": 0, "tiles": 0, "scale": 1.0, "model": options.model}
 
 
 class SlowIdentity(bytes):
@@ -40,7 +41,7 @@ def test_delivery_failures_while_the_inference_thread_retires_jobs():
     removes finished ones: unguarded, that raised "dictionary changed size during
     iteration" out of the main loop."""
     context = zmq.Context()
-    service = Service(InstantCleaner(), Limits(max_queue=1_000_000), context=context)
+    service = Service(InstantModels(), Limits(max_queue=1_000_000), context=context)
     inbox = context.socket(zmq.PULL)
     inbox.bind(service._outbox)
     runner = threading.Thread(target=service._inference_loop, daemon=True)

@@ -5,7 +5,7 @@ import json
 import pytest
 import zmq.auth
 
-from sketch_kit import local
+from sketch_kit import defaults, local
 from sketch_kit.protocol import DEFAULT_ENDPOINT
 
 
@@ -58,3 +58,19 @@ def test_launch_environment_drops_the_editors_python():
     appimage = local.launch_environment({}, {**editor, "APPIMAGE": "/x/krita.appimage"})
     assert "LD_LIBRARY_PATH" not in appimage and "PYTHONPATH" not in appimage
     assert local.launch_environment({}, {})["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+def test_the_editor_says_how_long_its_backend_may_sit_idle():
+    """backend.json's --idle-exit (install.py writes 3600, for people) gives way to the
+    editor's; the kit's default when the editor says nothing."""
+    command = ["python", "-m", "backend", "serve", "--idle-exit", "3600", "--tile", "256"]
+    assert local.with_idle_exit(command, 120) == [
+        *command[:4],
+        "--tile",
+        "256",
+        "--idle-exit",
+        "120",
+    ]
+    assert local.with_idle_exit(["serve", "--idle-exit=5"], 0) == ["serve", "--idle-exit", "0"]
+    default = local.with_idle_exit(["serve"], defaults.IDLE_EXIT_S)
+    assert default == ["serve", "--idle-exit", f"{defaults.IDLE_EXIT_S:g}"]

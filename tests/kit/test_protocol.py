@@ -80,6 +80,17 @@ def test_envelope_errors(bad, code):
         ({"options": {"color": "#１２３４５６"}}, 200, "bad_request"),  # fullwidth digits
         ({"options": {"color": "#12345\n"}}, 200, "bad_request"),
         ({"options": {"color": 0x123456}}, 200, "bad_request"),
+        ({"options": {"model": "../sketch-unet"}}, 200, "bad_request"),  # never a path
+        ({"options": {"model": "models/sketch-unet"}}, 200, "bad_request"),
+        ({"options": {"model": ""}}, 200, "bad_request"),
+        ({"options": {"model": "x" * 65}}, 200, "bad_request"),
+        ({"options": {"model": " leading-space"}}, 200, "bad_request"),
+        ({"options": {"model": "tab\there"}}, 200, "bad_request"),
+        ({"options": {"model": 3}}, 200, "bad_request"),
+        ({"options": {"model": ["sketch-unet"]}}, 200, "bad_request"),
+        ({"options": {"flatten": 1}}, 200, "bad_request"),
+        ({"options": {"flatten": "yes"}}, 200, "bad_request"),
+        ({"options": {"flatten": None}}, 200, "bad_request"),
     ],
 )
 def test_clean_errors(fields, size, code):
@@ -99,6 +110,28 @@ def test_cancel_needs_a_target(target):
         request["target"] = target
     assert code_of(proto.check_cancel, request) == "bad_request"
     assert proto.check_cancel({**request, "target": "job-1"}) == "job-1"
+
+
+@pytest.mark.parametrize("name", ["sketch-unet", "studio_v2.1", "Studio Ink (2026)", "x" * 64])
+def test_model_names_are_accepted(name):
+    assert proto.check_clean(header(options={"model": name}), 200, LIMITS).model == name
+
+
+def test_later_options_travel_only_when_set():
+    """A request that does not pick a model or flatten still goes to a backend that predates
+    them (backends refuse option names they do not know)."""
+    assert set(proto.CleanOptions().to_wire()) == {
+        "style",
+        "color",
+        "threshold",
+        "scale",
+        "line_width",
+    }
+    chosen = proto.CleanOptions(model="studio-v2", flatten=True).to_wire()
+    assert (chosen["model"], chosen["flatten"]) == ("studio-v2", True)
+    assert proto.CleanOptions.from_wire(chosen) == proto.CleanOptions(
+        model="studio-v2", flatten=True
+    )
 
 
 def test_too_large_is_refused_from_the_header_alone():

@@ -12,6 +12,7 @@ import numpy as np
 import zmq.auth
 
 from sketch_kit import session as session_module
+from sketch_kit.client import Client
 from sketch_kit.local import BackendProcess
 from sketch_kit.protocol import CleanOptions
 from sketch_kit.session import Session, State
@@ -259,3 +260,42 @@ def test_drive_cancels_when_the_progress_says_so(backend_server, tmp_path, monke
     again = new_session(backend_server["endpoint"])
     connect(again)
     clean(again, fixtures.drawing(100, 120, seed=6))
+
+
+def test_a_started_backend_exits_when_idle_but_not_while_a_job_runs(
+    tmp_path, monkeypatch, test_model
+):
+    """The backend a session starts (detached, as GIMP's) gets the editor's idle time in
+    place of backend.json's: jobs keep it up for longer than that, then, with nothing more
+    to do, it exits by itself. (The idle time must outlast the client's reconnect back-off,
+    2 s, or the backend may leave before the first probe reaches it.)"""
+    idle = 3.0
+    command = [sys.executable, "-m", "backend", "serve", "--model", str(test_model)]
+    install_test_backend(tmp_path, monkeypatch, test_model, [*command, "--idle-exit", "3600"])
+    process = BackendProcess("the tests", detached=True)
+    session = new_session(process=process, idle_exit=idle)
+    gray = fixtures.drawing(1500, 1500, seed=6)
+    options = {"scale": 2.0, "output_format": "gray8"}  # 9 MP to work on
+    try:
+        connect(session)
+        assert session.state is State.READY and session.started_backend, session.message
+        assert process.command[-4:-2] == ["--idle-exit", "3"] and "3600" not in process.command
+        session.cancel()  # the jobs go through a client of their own, to queue several
+        with Client(session.endpoint) as client:
+            # busy for well over the idle time, whatever this machine's speed: one job
+            # measures it, then enough jobs to fill that time wait in the queue at once
+            first, _ = client.clean(gray.tobytes(), 1500, 1500, "gray8", options, timeout=300)
+            count = min(30, int(4 * idle / max(first["seconds"], 0.01)) + 1)
+            jobs = [
+                client.start_clean(gray.tobytes(), 1500, 1500, "gray8", options)
+                for _ in range(count)
+            ]
+            busy = first["seconds"] + sum(client.wait(job, 300)[0]["seconds"] for job in jobs)
+        assert busy > 1.5 * idle, "the jobs must outlast the idle time to prove anything"
+        finished = time.monotonic()
+        assert process.process is not None
+        assert process.process.wait(60) == 0  # it exits by itself...
+        assert time.monotonic() - finished > idle * 0.9  # ...once idle, not at once
+        assert "no requests for 3 s: exiting (--idle-exit)" in process.log_tail()
+    finally:
+        process.stop()

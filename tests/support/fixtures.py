@@ -79,19 +79,30 @@ def build_small_unet(seed: int = 0):
     return model
 
 
-def save_test_model(directory: Path, stroke_width_px: float = 3.0, unet: bool = False) -> Path:
-    """The threshold model (or, with unet=True, the small random U-Net) and its card."""
-    path = Path(directory) / ("small-unet.keras" if unet else "test-model.keras")
-    (build_small_unet() if unet else build_threshold_model()).save(path)
-    card = {
-        "name": "threshold-test-model",
+def save_test_model(
+    directory: Path,
+    stroke_width_px: float = 3.0,
+    unet: bool = False,
+    name: str | None = None,
+    card: dict | None = None,
+) -> Path:
+    """The threshold model (or, with unet=True, the small random U-Net) and its card, as
+    NAME.keras and NAME.json (`card` adds to or replaces the card's fields)."""
+    name = name or ("small-unet" if unet else "test-model")
+    path = Path(directory) / f"{name}.keras"
+    network = build_small_unet() if unet else build_threshold_model()
+    network.save(path)
+    written = {
+        "name": "small-unet-test-model" if unet else "threshold-test-model",
         "version": "test",
         "card_format": 1,
+        "architecture": {"params": network.count_params()},
         "input": {"channels": 1, "multiple": 8, "range": [0, 1], "polarity": "paper=1 ink=0"},
         "output": {"activation": "sigmoid", "polarity": "paper=1 ink=0"},
         "working_scale": {"stroke_width_px": stroke_width_px, "patch": 424},
+        **(card or {}),
     }
-    path.with_suffix(".json").write_text(json.dumps(card))
+    path.with_suffix(".json").write_text(json.dumps(written))
     return path
 
 
