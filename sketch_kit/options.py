@@ -22,7 +22,8 @@ IDLE_EXIT_MINUTES_RANGE = (defaults.IDLE_EXIT_RANGE_S[0] / 60, defaults.IDLE_EXI
 
 @dataclass(frozen=True)
 class Field:
-    """One dialog row. kind: choice | number | color | text | file | bool."""
+    """One dialog row. kind: choice | number | color | text | file | bool | model (a name
+    from the backend's `info.models`; empty: its default)."""
 
     name: str
     label: str
@@ -116,6 +117,20 @@ FIELDS = (
         enabled_when=("line_weight", "custom"),
     ),
     Field(
+        "flatten",
+        "Flatten the lighting (photos of paper)",
+        "Even out uneven light, shadows and a colour cast before cleaning: for phone "
+        "photos, not for scans",
+        "bool",
+    ),
+    Field(
+        "model",
+        "Model",
+        "Which of the backend's models cleans the sketch (a studio's fine-tuned one, say); "
+        "empty: the backend's default",
+        "model",
+    ),
+    Field(
         "vector",
         "Vector output",
         "Also trace the lines into vector paths (docs/vector.md): strokes along the lines, "
@@ -186,6 +201,8 @@ class EditorOptions:
     detail_factor: float = 1.0
     line_weight: str = "model"  # or "auto", or "custom", then line_width
     line_width: float = 2.0
+    flatten: bool = False
+    model: str = ""  # empty: the backend's default model
     vector: str = "none"  # or a protocol.VECTOR_MODES name
     server: str = ""  # empty: the installed backend's address (or the default)
     server_key_file: str = ""
@@ -206,6 +223,8 @@ class EditorOptions:
             line_width=line_width,
             output_format=output_format,
             vector=None if self.vector == "none" else self.vector,
+            model=self.model.strip() or None,
+            flatten=self.flatten,
         )
 
     def replace(self, **changes) -> EditorOptions:
@@ -245,7 +264,7 @@ def _parse(field: Field, text: str):
             return None
         low, high = field.range
         return number if low <= number <= high else None
-    return text  # text, file
+    return text  # text, file, model
 
 
 # ---------------------------------------------------------------- named presets
@@ -287,3 +306,17 @@ def load_presets(text: str) -> dict[str, dict[str, str]]:
 
 def dump_presets(presets: dict[str, dict[str, str]]) -> str:
     return json.dumps(presets, sort_keys=True, ensure_ascii=False)
+
+
+def describe_model(entry: dict) -> str:
+    """One line about a model of `info.models`, for the dialog under its choice."""
+    title = entry.get("title") or entry.get("name", "?")
+    parts = [f"{title} {entry['version']}" if entry.get("version") else title]
+    if entry.get("parameters"):
+        parts.append(f"{entry['parameters'] / 1e6:.1f} M parameters")
+    if entry.get("training_data"):
+        parts.append(f"trained on {entry['training_data']}")
+    if entry.get("default"):
+        parts.append("the backend's default")
+    text = "; ".join(parts)
+    return f"{text}. {entry['notes']}" if entry.get("notes") else text

@@ -37,6 +37,7 @@ class Previewer:
         self.pending: Request | None = None
         self.status = "Preview: connecting to the backend…"
         self.error: str | None = None
+        self.info: dict = {}  # the backend's `info` answer, once connected
 
     def show(self, request: Request) -> None:
         """Ask for `request`; replaces whatever was asked before."""
@@ -90,6 +91,7 @@ class Previewer:
         if session.state is State.READY:
             self.client = session.client
             session.client = None  # the preview keeps the connection
+            self.info = session.info
             self.status = "Preview: cleaning…"
         elif session.done:
             self._failed(session.message)

@@ -92,6 +92,7 @@ class Session:
         self.message = ""
         self.details: str | None = None
         self.result: tuple[dict, bytes] | None = None
+        self.info: dict = {}  # the backend's `info` answer (models, device, limits)
         self.svg: str | None = None  # the result traced, when the options asked for it
         self._deadline = 0.0
 
@@ -190,7 +191,7 @@ class Session:
         assert self.client is not None
         timeout = defaults.PROBE_TIMEOUT_S if self.local else defaults.REMOTE_PROBE_TIMEOUT_S
         try:
-            self.client.info(timeout=timeout)
+            self.info = self.client.info(timeout=timeout)
             return True
         except BackendUnavailable:
             return False

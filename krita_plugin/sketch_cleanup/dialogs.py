@@ -7,7 +7,14 @@ from pathlib import Path
 
 from sketch_kit import diagnostics
 from sketch_kit.local import backend_config, installed_endpoint
-from sketch_kit.options import FIELDS, EditorOptions, Field, preset_of, with_preset
+from sketch_kit.options import (
+    FIELDS,
+    EditorOptions,
+    Field,
+    describe_model,
+    preset_of,
+    with_preset,
+)
 from sketch_kit.protocol import COLOR_PATTERN
 
 from .qt import QtCore, QtGui, QtWidgets
@@ -32,6 +39,7 @@ class OptionsDialog(QtWidgets.QDialog):
         self.setObjectName("sketch_cleanup_options")
         self.setWindowTitle("Clean Sketch Options")
         self.widgets: dict[str, QtWidgets.QWidget] = {}
+        self.models: dict[str, dict] = {}  # name -> the backend's info.models entry
         self.presets = dict(presets or {})  # name -> preset_of(options); saved by the caller
         self.editor = editor
         outer = QtWidgets.QVBoxLayout(self)
@@ -92,6 +100,9 @@ class OptionsDialog(QtWidgets.QDialog):
         if self.preview is not None:
             columns.addWidget(self.preview, 1)
             self._watch_changes(self.preview.changed)
+            models = getattr(self.preview, "models_known", None)
+            if models is not None:
+                models.connect(self.set_models)
             self.finished.connect(self.preview.close_preview)
 
     def _widget(self, field: Field):
@@ -111,6 +122,19 @@ class OptionsDialog(QtWidgets.QDialog):
         if field.kind == "bool":
             check = QtWidgets.QCheckBox(field.label)
             return check, check
+        if field.kind == "model":
+            models = QtWidgets.QComboBox()
+            models.setEditable(True)
+            models.lineEdit().setPlaceholderText("the backend's default")
+            self.model_card = QtWidgets.QLabel()
+            self.model_card.setObjectName("model_card")
+            self.model_card.setWordWrap(True)
+            self.model_card.hide()
+            models.currentTextChanged.connect(self._show_model_card)
+            column = QtWidgets.QVBoxLayout()
+            column.addWidget(models)
+            column.addWidget(self.model_card)
+            return models, column
         line = QtWidgets.QLineEdit()
         if field.kind == "text":
             return line, line
@@ -162,8 +186,32 @@ class OptionsDialog(QtWidgets.QDialog):
                 widget.valueChanged.connect(slot)
             elif field.kind == "bool":
                 widget.toggled.connect(slot)
-            elif field.kind == "color":
-                widget.textChanged.connect(slot)
+            elif field.kind in ("color", "model"):
+                signal = widget.currentTextChanged if field.kind == "model" else widget.textChanged
+                signal.connect(slot)
+
+    def set_models(self, models: list[dict]) -> None:
+        """The backend's models (its `info.models`), once known: offered by name."""
+        self.models = {m["name"]: m for m in models if isinstance(m, dict) and "name" in m}
+        combo = self.widgets["model"]
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(sorted(self.models))
+        combo.setEditText(current)
+        combo.blockSignals(False)
+        self._show_model_card(current)
+
+    def _show_model_card(self, name: str) -> None:
+        name = name.strip()
+        entry = self.models.get(name) or next(
+            (m for m in self.models.values() if m.get("default")), None
+        )
+        if entry is None:
+            self.model_card.hide()
+            return
+        self.model_card.setText(describe_model(entry))
+        self.model_card.show()
 
     # -- presets and diagnostics
     def _apply_preset(self, *_args) -> None:
@@ -220,6 +268,8 @@ class OptionsDialog(QtWidgets.QDialog):
                 widget.setValue(value)
             elif field.kind == "bool":
                 widget.setChecked(value)
+            elif field.kind == "model":
+                widget.setEditText(value)
             else:
                 widget.setText(value)
 
@@ -233,6 +283,8 @@ class OptionsDialog(QtWidgets.QDialog):
                 values[field.name] = round(widget.value(), field.decimals)
             elif field.kind == "bool":
                 values[field.name] = widget.isChecked()
+            elif field.kind == "model":
+                values[field.name] = widget.currentText().strip()
             else:
                 values[field.name] = widget.text().strip()
         values["line_color"] = values["line_color"].lower()

@@ -58,7 +58,10 @@ class ZoomView(QtWidgets.QGraphicsView):
 
 
 class PreviewPane(QtWidgets.QWidget):
-    """source: the layer and its preview region; options: the dialog's current options."""
+    """source: the layer and its preview region; options: the dialog's current options.
+    models_known carries the backend's `info.models` once it answers."""
+
+    models_known = QtCore.pyqtSignal(list)
 
     def __init__(
         self,
@@ -153,8 +156,11 @@ class PreviewPane(QtWidgets.QWidget):
         previewer = self.previewer
         if previewer is None:
             return
+        had_client = previewer.client is not None
         done = previewer.poll()
         self.status.setText(previewer.status)
+        if not had_client and previewer.client is not None:
+            self.models_known.emit(list(previewer.info.get("models", [])))
         if previewer.error is not None:
             self.poller.stop()
             previewer.close()
