@@ -68,6 +68,31 @@ def curve_backend(test_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    fixtures.save_test_model(folder, name="pencil", card=fixtures.MODEL_CARDS["pencil"])
+    fixtures.save_test_model(
+        folder, unet=True, name="small-unet", card=fixtures.MODEL_CARDS["small-unet"]
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models_server(models_dir, tmp_path_factory):
+    """`serve --model FOLDER/pencil.keras --loaded-models 1`: pencil is the default."""
+    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
+    log = tmp_path_factory.mktemp("models-log") / "backend.log"
+    args = ["serve", "--bind", endpoint, "--model", str(models_dir / "pencil.keras")]
+    args += ["--loaded-models", "1", *fixtures.TEST_SERVE_OPTIONS]
+    proc = fixtures.start_backend(args, log)
+    try:
+        fixtures.wait_ready(endpoint, proc, log)
+        yield {"endpoint": endpoint, "proc": proc, "log": log}
+    finally:
+        fixtures.stop(proc)
+
+
+@pytest.fixture(scope="session")
 def broker_server(test_model, tmp_path_factory):
     """A real `python -m backend broker` with one real `worker` behind it, on loopback."""
     front = f"tcp://127.0.0.1:{fixtures.free_port()}"

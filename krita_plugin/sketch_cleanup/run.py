@@ -222,6 +222,7 @@ class Run(QtCore.QObject):
             backend_seconds=header.get("seconds"),
             scale=header.get("scale"),
             line_width=header.get("line_width"),
+            model=header.get("model"),
         )
         document.floating_message(f"Clean Sketch: done in {seconds:.1f} s")
 

@@ -11,39 +11,12 @@ from sketch_kit import protocol as proto
 from sketch_kit.client import Client
 from tests.support import fixtures
 
-CARDS = {
-    "pencil": {"training": {"data": "none: hand-set weights"}, "notes": "a thresholded mean"},
-    "small-unet": {"training": {"data": "none: random weights"}, "notes": "a random U-Net"},
-}
 WHITE = {"style": "white", "output_format": "gray8", "scale": 1.0}
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    fixtures.save_test_model(folder, name="pencil", card=CARDS["pencil"])
-    fixtures.save_test_model(folder, unet=True, name="small-unet", card=CARDS["small-unet"])
-    return folder
-
-
-@pytest.fixture(scope="module")
-def served(models_dir, tmp_path_factory):
-    """`serve --model FOLDER/pencil.keras --loaded-models 1`: pencil is the default."""
-    endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
-    log = tmp_path_factory.mktemp("models-log") / "backend.log"
-    args = ["serve", "--bind", endpoint, "--model", str(models_dir / "pencil.keras")]
-    args += ["--loaded-models", "1", *fixtures.TEST_SERVE_OPTIONS]
-    proc = fixtures.start_backend(args, log)
-    try:
-        fixtures.wait_ready(endpoint, proc, log)
-        yield {"endpoint": endpoint, "proc": proc, "log": log}
-    finally:
-        fixtures.stop(proc)
-
-
 @pytest.fixture
-def client(served):
-    with Client(served["endpoint"]) as c:
+def client(models_server):
+    with Client(models_server["endpoint"]) as c:
         yield c
 
 
@@ -58,7 +31,7 @@ def test_info_lists_every_model_with_its_card(client):
     models = {m["name"]: m for m in info["models"]}
     assert {"pencil", "small-unet"} <= set(models)
     assert models["pencil"]["default"] and not models["small-unet"]["default"]
-    for name, card in CARDS.items():
+    for name, card in fixtures.MODEL_CARDS.items():
         assert models[name]["training_data"] == card["training"]["data"]
         assert models[name]["notes"] == card["notes"]
         assert models[name]["version"] == "test"
@@ -95,7 +68,7 @@ def test_a_model_copied_in_while_the_backend_runs_is_usable(client, models_dir, 
     assert not models["studio-v2"]["default"]
 
 
-def test_an_unknown_model_is_a_bad_request(client, served):
+def test_an_unknown_model_is_a_bad_request(client, models_server):
     with pytest.raises(proto.BackendError) as err:
         clean(client, {**WHITE, "model": "no-such-model"})
     assert err.value.code == "bad_request"
@@ -105,4 +78,4 @@ def test_an_unknown_model_is_a_bad_request(client, served):
             clean(client, {**WHITE, "model": name})
         assert err.value.code == "bad_request" and "model" in err.value.message
     assert clean(client, WHITE)[0]["model"] == "pencil"  # and it goes on serving
-    assert served["proc"].poll() is None
+    assert models_server["proc"].poll() is None

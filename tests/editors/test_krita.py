@@ -679,3 +679,30 @@ def test_live_preview_equals_the_crop_of_the_result(krita_home, backend_server, 
     crop = result[ry : ry + rh, rx : rx + rw][..., [2, 1, 0, 3]]  # BGRA layer → RGBA
     assert crop[..., 3].any(), "the region has lines"
     np.testing.assert_array_equal(preview, crop)
+
+
+@gui
+def test_choosing_a_model_changes_the_result_and_the_card(krita_home, models_server, tmp_path):
+    """The dialog offers the backend's models once its preview connects, shows the chosen
+    one's card, and Clean Sketch runs that model (its result differs from the default's)."""
+    image, _ = make_image(tmp_path, "rgba8")
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": models_server["endpoint"]})
+    run_ = {
+        "name": "unet",
+        "expect": "ok",
+        "options_dialog": {"model": "small-unet"},
+        "wait_preview": True,
+    }
+    krita = run_krita(krita_home, {"image": str(image), "runs": [run_]})
+    assert krita.returncode == 0, krita.describe()
+    run = krita.run("unet")
+    assert {"pencil", "small-unet"} <= set(run["models_offered"]), run["models_offered"]
+    assert "small-unet-test-model" in run["model_card"] and "a random U-Net" in run["model_card"]
+    assert run["outcome"][0]["model"] == "small-unet"
+    sketch = sketch_pixels(run, krita, "bgra8")
+    h, w = CANVAS
+    endpoint = models_server["endpoint"]
+    unet = reference(endpoint, sketch, (0, 0, w, h), "bgra8", {"model": "small-unet"})
+    pencil = reference(endpoint, sketch, (0, 0, w, h), "bgra8", {})
+    assert not np.array_equal(unet, pencil), "the two models must clean differently"
+    assert_clean_layer(run, krita, "bgra8", unet, (0, 0, w, h))

@@ -118,6 +118,13 @@ def drawing(height: int = 300, width: int = 400, seed: int = 0, width_px: int = 
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
+# Two models in one folder (tests/conftest.py models_dir): their cards
+MODEL_CARDS = {
+    "pencil": {"training": {"data": "none: hand-set weights"}, "notes": "a thresholded mean"},
+    "small-unet": {"training": {"data": "none: random weights"}, "notes": "a random U-Net"},
+}
+
+
 # How the test backends run (the session's `backend_server` and the ones editors start from a
 # test backend.json), so an editor's result can be compared with the session backend's.
 TEST_SERVE_OPTIONS = ["--tile", "256", "--overlap", "32", "--max-pixels", "20000000"]

@@ -162,13 +162,20 @@ class Harness(QtCore.QObject):
                 f.write(pixels)
             run["preview_header"] = {k: header.get(k) for k in ("region", "exact", "format")}
             run["preview_status"] = preview.status.text()
+            card = dialog.findChild(QtWidgets.QLabel, "model_card")
+            run["model_card"] = card.text() if card is not None and card.isVisible() else None
+            run["models_offered"] = [
+                dialog.widgets["model"].itemText(i) for i in range(dialog.widgets["model"].count())
+            ]
         dialog.accept()
 
     def _fill_options(self, dialog):
         values = self.current.get("options_dialog", {})
         for name, value in values.items():
             widget = dialog.findChild(QtWidgets.QWidget, name)
-            if isinstance(widget, QtWidgets.QComboBox):
+            if isinstance(widget, QtWidgets.QComboBox) and widget.isEditable():
+                widget.setEditText(value)
+            elif isinstance(widget, QtWidgets.QComboBox):
                 widget.setCurrentIndex(widget.findData(value))
             elif isinstance(widget, QtWidgets.QLineEdit):
                 widget.setText(value)
