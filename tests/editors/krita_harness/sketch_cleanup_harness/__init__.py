@@ -167,6 +167,8 @@ class Harness(QtCore.QObject):
             run["models_offered"] = [
                 dialog.widgets["model"].itemText(i) for i in range(dialog.widgets["model"].count())
             ]
+            if run.get("dialog_screenshot"):  # for the docs
+                dialog.grab().save(os.path.join(self.out, f"{run['name']}-dialog.png"))
         dialog.accept()
 
     def _fill_options(self, dialog):
