@@ -20,7 +20,7 @@ from numba import njit
 from skimage.morphology import remove_small_holes, skeletonize
 
 from backend.vector import bezier, blobs, graph
-from backend.vector.outline import Shape, trace_outlines
+from backend.vector.outline import Shape
 
 TOLERANCE = 0.75  # px: how far a fitted curve may stray from the centre-line pixels
 SPUR = 1.0  # stroke widths: shorter branches from a junction to a free end are hairs
@@ -173,7 +173,7 @@ def trace_centrelines(
         return list(strokes)
     edges = blobs.Edges.of(fill, rest, width)
     joined = [s if s.closed else Stroke(edges.meet(s.segments), s.width) for s in strokes]
-    return [*trace_outlines(fill), *joined]
+    return [*blobs.outlines(fill), *joined]
 
 
 def _strokes(
