@@ -135,8 +135,8 @@ def _add_vector_options(parser: argparse.ArgumentParser) -> None:
         choices=("centreline", "outline"),
         default="centreline",
         help="SVG lines as strokes along the line centres, each with its width (editable "
-        "paths), or as filled outlines that keep every swell and taper of inked lines "
-        "(%(default)s)",
+        "paths; solid blobs filled), or as filled outlines that keep every swell and taper "
+        "of inked lines (%(default)s)",
     )
     group.add_argument(
         "--tolerance",

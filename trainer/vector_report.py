@@ -69,6 +69,7 @@ def measure(result: np.ndarray) -> tuple[dict, dict[str, str]]:
         scores = tolerant_scores(drawn, lines, 1.0 / max(h, w))
         row[mode] = {
             "paths": len(items),
+            "filled": sum(hasattr(item, "loops") for item in items),  # Shapes (filled paths)
             "bytes": len(svg.encode()),
             "seconds": round(seconds, 4),
             **{k: round(v, 4) for k, v in scores.items()},
@@ -126,15 +127,15 @@ def synthetic(run, per_category: int, size: int) -> dict:
 
 def table(rows: dict, first: str) -> list[str]:
     out = [
-        f"| {first} | size | centre lines: F1 @1 px | paths | SVG KB | trace s "
+        f"| {first} | size | centre lines: F1 @1 px | paths | filled | SVG KB | trace s "
         "| outlines: F1 @1 px | paths | SVG KB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         c, o = r["centreline"], r["outline"]
         flag = "" if c["f1"] >= TARGET else " ✗"
         out.append(
-            f"| {name} | {r['size']} | {c['f1']:.3f}{flag} | {c['paths']} | "
+            f"| {name} | {r['size']} | {c['f1']:.3f}{flag} | {c['paths']} | {c['filled']} | "
             f"{c['bytes'] / 1024:.1f} | {c['seconds']:.2f} | {o['f1']:.3f} | {o['paths']} | "
             f"{o['bytes'] / 1024:.1f} |"
         )
@@ -148,7 +149,8 @@ def section(meta: dict, reals: dict, synth: dict) -> str:
         "",
         f"Made by `python -m trainer.vector_report` on {meta['date']} ({meta['seconds']:.0f} s). "
         "Each sketch is cleaned by the shipped model through the backend pipeline (default "
-        "options, black on white); its raster result is traced (docs/vector.md), the SVG is "
+        "options, black on white); its raster result is traced (docs/vector.md; *filled*: "
+        "how many of the centre-line paths are solid blobs drawn as filled shapes), the SVG is "
         "drawn at canvas size by resvg (an independent renderer) and compared with the raster: "
         "**F1 @1 px** is the tolerant F-score with a 1 px tolerance, ink below 0.75 gray. "
         f"Every sketch must reach {TARGET}: worst centre-line F1 here **{worst:.3f}**"

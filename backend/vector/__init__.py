@@ -1,7 +1,8 @@
-"""Vector line art: a cleaned result's lines as SVG strokes (centre lines) or fills (outlines).
+"""Vector line art: a cleaned result's lines as SVG strokes (centre lines, solid blobs filled)
+or fills (outlines).
 
-    strokes = trace_centrelines(mask)            # or trace_outlines(mask)
-    svg = to_svg(strokes, width, height, "#000000")
+    items = trace_centrelines(mask)              # or trace_outlines(mask)
+    svg = to_svg(items, width, height, "#000000")
 
 See docs/vector.md for the method and its parameters.
 """

@@ -28,8 +28,9 @@ def path_data(segments: np.ndarray, closed: bool = False) -> str:
 
 
 def to_svg(items: Iterable, width: int, height: int, color: str = "#000000") -> str:
-    """An SVG document: each Stroke as a round-capped `<path>` with no fill, each Shape
-    (outline mode) as one filled `<path>` whose holes follow the even-odd rule."""
+    """An SVG document: each Stroke as a round-capped `<path>` with no fill, each Shape (an
+    outline, or a solid blob among centre-line strokes) as one filled `<path>` whose holes
+    follow the even-odd rule."""
     paint = quoteattr(color)
     body = []
     for item in items:

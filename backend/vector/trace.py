@@ -1,9 +1,11 @@
 """Centre-line tracing: a line mask → strokes along the line centres, each with its width.
 
-The mask is thinned to its centre lines (scikit-image), the centre lines are cut into
-strokes (backend.vector.graph, on skan's skeleton graph), and every stroke is fitted with
-cubic Béziers under an error tolerance (backend.vector.bezier). A stroke's width is its
-median local width: each line pixel belongs to its nearest centre-line pixel (OpenCV's
+Solid blobs, which no one-width stroke can fill, are split off first (backend.vector.blobs)
+and traced as filled outlines (backend.vector.outline). The rest is thinned to its centre
+lines (scikit-image), the centre lines are cut into strokes (backend.vector.graph, on skan's
+skeleton graph), and every stroke is fitted with cubic Béziers under an error tolerance
+(backend.vector.bezier); strokes that end at a blob are drawn on to it. A stroke's width is
+its median local width: each line pixel belongs to its nearest centre-line pixel (OpenCV's
 distance transform with labels), and that pixel's share of ink over the length of centre
 line it stands for is the line's width there.
 """
@@ -17,7 +19,8 @@ import numpy as np
 from numba import njit
 from skimage.morphology import remove_small_holes, skeletonize
 
-from backend.vector import bezier, graph
+from backend.vector import bezier, blobs, graph
+from backend.vector.outline import Shape
 
 TOLERANCE = 0.75  # px: how far a fitted curve may stray from the centre-line pixels
 SPUR = 1.0  # stroke widths: shorter branches from a junction to a free end are hairs
@@ -146,21 +149,45 @@ def trace_centrelines(
     max_turn: float = MAX_TURN,
     width_ratio: float = WIDTH_RATIO,
     width_step: float = WIDTH_STEP,
-) -> list[Stroke]:
-    """Strokes along the centre lines of a boolean line mask (True = line).
+    blob: float = blobs.BLOB,
+) -> list[Stroke | Shape]:
+    """Strokes along the centre lines of a boolean line mask (True = line), after filled
+    Shapes for its solid blobs.
 
     tolerance: px a curve may stray from the centre line; spur: branches to a free end
     shorter than this many stroke widths are pruned; junction: junction pixels within this
     many widths are one junction; max_turn / width_ratio: how straight on and how alike in
     width two branches must be to continue each other through a junction; width_step: a
     stroke whose width changes by this factor (and WIDTH_STEP_PX) is cut into strokes of
-    their own widths. docs/vector.md explains each step.
+    their own widths; blob: ink this many widths thick is a solid blob, drawn filled (0:
+    never). docs/vector.md explains each step.
     """
     mask = np.asarray(mask, bool)
     if not mask.any():
         return []
     width = typical_width(mask)
     lines = remove_small_holes(mask, max_size=int(HOLE_AREA * width * width))
+    fill, rest = blobs.split_blobs(lines, width, blob)
+    strokes = _strokes(rest, tolerance, spur, junction, max_turn, width_ratio, width_step)
+    if not fill.any():
+        return list(strokes)
+    edges = blobs.Edges.of(fill, rest, width)
+    joined = [s if s.closed else Stroke(edges.meet(s.segments), s.width) for s in strokes]
+    return [*blobs.outlines(fill), *joined]
+
+
+def _strokes(
+    lines: np.ndarray,
+    tolerance: float,
+    spur: float,
+    junction: float,
+    max_turn: float,
+    width_ratio: float,
+    width_step: float,
+) -> list[Stroke]:
+    """trace_centrelines after the blobs are split off: the strokes of the remaining lines."""
+    if not lines.any():
+        return []
     skeleton = skeletonize(lines)
     shares = ink_shares(lines, skeleton)
     net = graph.build(skeleton, shares, junction)

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 import resvg_py
 
-from backend.vector import bezier, line_mask, to_svg, trace_centrelines, trace_outlines
+from backend.vector import (
+    Shape,
+    Stroke,
+    bezier,
+    line_mask,
+    to_svg,
+    trace_centrelines,
+    trace_outlines,
+)
 from sketch_kit.protocol import CleanOptions
 from trainer.line_metrics import tolerant_scores
 
@@ -216,8 +224,53 @@ def crossing_strokes(rng, count: int, size: int = 512, width: int = 3) -> np.nda
 def test_no_confetti_on_crossing_strokes(seed, count):
     mask = crossing_strokes(np.random.default_rng(seed), count)
     strokes = trace_centrelines(mask)
+    assert all(isinstance(s, Stroke) for s in strokes)  # crossings of thin lines are no blobs
     assert len(strokes) <= 1.5 * count
     assert f_score(mask, strokes) >= 0.95
+
+
+def test_a_solid_disc_is_filled_and_the_lines_from_it_stay_strokes_that_meet_it():
+    shape, centre, radius = (200, 240), (100, 90), 10  # a disc 20 px across on 3 px lines
+    mask = np.zeros(shape, bool)
+    for end in ((20, 30), (20, 170), (200, 110)):
+        mask |= capsule(shape, centre, end, 3)
+    mask |= capsule(shape, (140, 180), (230, 120), 3)  # a line on its own
+    ys, xs = np.mgrid[: shape[0], : shape[1]]
+    from_centre = np.hypot(xs - centre[0], ys - centre[1])
+    mask |= from_centre <= radius
+    items = trace_centrelines(mask)
+    shapes = [i for i in items if isinstance(i, Shape)]
+    strokes = [i for i in items if isinstance(i, Stroke)]
+    assert len(shapes) == 1 and len(strokes) == 4 and len(items) == 5
+    for stroke in strokes:  # no stroke runs on into the disc (no doubled ink) or takes its ink
+        reach = np.hypot(*(bezier.sample(stroke.segments) - np.add(centre, 0.5)).T)
+        assert reach.min() >= radius and abs(stroke.width - 3) <= 0.6  # 45°: 3.54 alone too
+    h, w = shape
+    fill = render(to_svg(shapes, w, h), w, h)
+    assert fill[from_centre <= radius - 1].all()  # the disc is filled ...
+    assert not fill[from_centre > radius + 3].any()  # ... and the fill stops at its edge
+    zoomed = to_svg(items, w, h).replace(
+        f'width="{w}" height="{h}"', f'width="{4 * w}" height="{4 * h}"'
+    )
+    drawn = render(zoomed, 4 * w, 4 * h)  # at 4×, as on screen when editing
+    assert cv2.connectedComponents(drawn.astype(np.uint8))[0] == 3  # lines meet it: no gaps
+    assert f_score(mask, items) >= 0.95
+    paths = ET.fromstring(to_svg(items, w, h, "#1a2b3c")).findall(SVG + "path")
+    assert [(p.get("fill"), p.get("stroke")) for p in paths] == [("#1a2b3c", "none")] + [
+        ("none", "#1a2b3c")
+    ] * 4
+    assert not any(isinstance(i, Shape) for i in trace_centrelines(mask, blob=0))
+
+
+@pytest.mark.parametrize("width", [1, 3, 5, 9])
+def test_drawings_of_thin_lines_have_no_filled_shapes(width):
+    img = canvas(200, 200)
+    cv2.ellipse(img, (100, 100), (80, 50), 20, 0, 360, 255, width)
+    cv2.line(img, (10, 190), (190, 10), 255, width)  # crosses the ellipse twice
+    cv2.line(img, (100, 20), (100, 180), 255, width)  # ... and the other line in its middle
+    cv2.circle(img, (170, 170), width, 255, -1)  # a dot as wide as twice the line
+    items = trace_centrelines(img > 0)
+    assert items and all(isinstance(i, Stroke) for i in items)
 
 
 def test_outlines_are_filled_shapes_with_holes_that_match_the_raster():
