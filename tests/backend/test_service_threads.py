@@ -13,7 +13,7 @@ class InstantCleaner:
 
     model = settings = None
 
-    def clean(self, payload, width, height, fmt, options, progress=None, should_stop=None):
+    def clean(self, payload, width, height, fmt, options, progress=None, stop=None, region=None):
         return b"", {"seconds": 0, "tiles": 0, "scale": 1.0}
 
 
