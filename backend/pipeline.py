@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from backend import defaults, line_weight, pixels, postprocess, tiling
-from backend.autoscale import estimate_stroke_width, scale_for, working_scale
+from backend.autoscale import StrokeWidths, scale_for, working_scale
 from backend.model import LoadedModel
 from backend.window import Box, resize_exact, resize_source
 from sketch_kit.protocol import CleanOptions, ProtocolError
@@ -61,6 +61,7 @@ class Cleaner:
     def __init__(self, model: LoadedModel, settings: Settings | None = None):
         self.model = model
         self.settings = settings or Settings()
+        self.stroke_widths = StrokeWidths()
 
     def _working(self, gray: np.ndarray, scale_option) -> tuple[np.ndarray, float]:
         """The normalized sketch at the working resolution, and the scale it was resized by."""
@@ -168,8 +169,7 @@ class Cleaner:
         scale = options.scale
         measured = None
         if "auto" in (scale, options.line_width):  # one measure serves both, on the whole
-            peak = float(gray.max())
-            measured = estimate_stroke_width(gray / peak if 0 < peak != 1 else gray)
+            measured = self.stroke_widths(gray)
             if scale == "auto":
                 scale = scale_for(measured, self.model.stroke_width_px)
         width_px = line_width(measured, options.line_width)
