@@ -8,6 +8,9 @@ strokes measure the same; only the ratio of the two measurements matters.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import cv2
 import numpy as np
 
@@ -23,6 +26,7 @@ MIN_CONTRAST = 0.1  # a page whose flattened range is below this has no clear in
 MIN_SNR = 3.0
 HALF_RATIO = 1.2
 MIN_HALF_SIDE = 128  # px: smaller pages are not halved
+REMEMBERED = 8  # layers whose measure StrokeWidths keeps
 
 
 def flatten_paper(gray: np.ndarray) -> np.ndarray:
@@ -113,3 +117,31 @@ def scale_for(measured: float | None, model_width: float | None) -> float:
         return 1.0
     low, high = AUTO_SCALE_RANGE
     return float(np.clip(model_width / measured, low, high))
+
+
+class StrokeWidths:
+    """estimate_stroke_width of a sketch (gray, paper = its maximum), remembered for the last
+    REMEMBERED sketches by a digest of their pixels.
+
+    A live preview sends the same layer again for every region and option it shows, and the
+    measure reads all of it; the digest costs about a tenth as much. Same pixels, same
+    measure: a region's auto scale stays the full run's.
+    """
+
+    def __init__(self, size: int = REMEMBERED):
+        self.size = size
+        self._known: OrderedDict[bytes, float | None] = OrderedDict()
+
+    def __call__(self, gray: np.ndarray) -> float | None:
+        gray = np.ascontiguousarray(gray, np.float32)
+        digest = hashlib.sha256(gray.data)
+        key = digest.digest() + np.array(gray.shape, np.int64).tobytes()
+        if key in self._known:
+            self._known.move_to_end(key)
+            return self._known[key]
+        peak = float(gray.max())
+        measured = estimate_stroke_width(gray / peak if 0 < peak != 1 else gray)
+        self._known[key] = measured
+        while len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return measured

@@ -208,6 +208,7 @@ class ModelCatalog:
         options: CleanOptions,
         progress: Callable[[str, int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        region: tuple[int, int, int, int] | None = None,
     ) -> tuple[bytes, dict]:
         """Cleaner.clean with the model the options name; the result says which ran."""
         name = self.resolve(options.model)
@@ -217,6 +218,8 @@ class ModelCatalog:
                 progress("loading", 0, 1)
 
         cleaner = self.cleaner(name, loading)
-        result, fields = cleaner.clean(payload, width, height, fmt, options, progress, should_stop)
+        result, fields = cleaner.clean(
+            payload, width, height, fmt, options, progress, should_stop, region
+        )
         fields["model"] = name
         return result, fields

@@ -3,6 +3,11 @@
 The network's lines come out as thick as it happens to draw them (and thicker where it is
 unsure). Thinning the line mask to its centre line and re-stroking that with the distance
 transform gives every line the width the artist asked for, whatever the raw thickness.
+
+Centre lines and hole filling are not local (a skeleton moves with a stroke's whole shape),
+so a canvas is re-stroked in blocks of BLOCK px on a grid from its top-left corner, each
+computed from itself and `context(width)` px around it. A region request re-strokes the
+same blocks from the same pixels and so gets the full run's pixels bit for bit.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from skimage.morphology import remove_small_holes, skeletonize
+
+from backend.window import Box
 
 # `auto` inks a line as heavy as one pass of the sketch's pencil. The backend's estimate
 # (2 × ink area / outline) over-measures a rough's strokes: several passes merge and the grain
@@ -23,6 +30,11 @@ LINE_LEVEL = 0.5  # soft strength at or above this is line, for the centre line
 # Pinholes in a thick stretch of the network's output would thin into a mesh of little cells;
 # holes up to this many squared line widths are filled first (a drawn loop is larger).
 HOLE_AREA = 6.0
+BLOCK = 256  # px a side of the blocks a canvas is re-stroked in
+# Context each block is re-stroked with: a skeleton near a cut stroke moves by about the
+# stroke's half width, and a hole's fill needs the hole; more than either costs time
+CONTEXT_PX = 32
+CONTEXT_WIDTHS = 4.0
 
 
 def auto_width(measured: float | None) -> float:
@@ -89,3 +101,45 @@ def restroke(strength: np.ndarray, width: float, soft: bool) -> np.ndarray:
     offset = 0.5 if pixels % 2 == 0 else 0.0
     distance = centre_distance(skeleton, pixels / 2 + offset, offset)
     return (distance <= pixels / 2).astype(np.float32)
+
+
+def context(width: float) -> int:
+    """px of context around a block for re-stroking at `width`."""
+    return CONTEXT_PX + int(np.ceil(CONTEXT_WIDTHS * width))
+
+
+def needed(want: Box, width: float, canvas: Box) -> Box:
+    """The strength pixels that re-stroking `want` at `width` reads: its blocks and their
+    context."""
+    return want.snapped(BLOCK, canvas).grown(context(width), canvas)
+
+
+def restroke_blocks(
+    strength: np.ndarray,
+    width: float,
+    soft: bool,
+    box: Box | None = None,
+    want: Box | None = None,
+    canvas: Box | None = None,
+) -> np.ndarray:
+    """`restroke` of the canvas, block by block: the pixels of `want` (default: all).
+
+    strength covers `box` of the canvas (default: all of it), which must hold
+    needed(want, width, canvas); canvas defaults to `box`.
+    """
+    box = box or Box.of(strength.shape)
+    want = want or box
+    canvas = canvas or box
+    out = np.zeros(want.shape, np.float32)
+    reach = context(width)
+    blocks = want.snapped(BLOCK, canvas)
+    for top in range(blocks.top, blocks.bottom, BLOCK):
+        for left in range(blocks.left, blocks.right, BLOCK):
+            block = Box(top, left, min(top + BLOCK, canvas.bottom), min(left + BLOCK, canvas.right))
+            core = block.intersect(want)
+            if core is None:
+                continue
+            around = block.grown(reach, canvas)
+            done = restroke(strength[around.within(box)], width, soft)
+            out[core.within(want)] = done[core.within(around)]
+    return out

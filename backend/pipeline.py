@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from backend import defaults, flatten, line_weight, pixels, postprocess, tiling
-from backend.autoscale import estimate_stroke_width, scale_for, working_scale
+from backend.autoscale import StrokeWidths, scale_for, working_scale
 from backend.model import LoadedModel
+from backend.window import Box, resize_exact, resize_source
 from sketch_kit.protocol import CleanOptions, ProtocolError
 
 
@@ -60,6 +61,73 @@ class Cleaner:
     def __init__(self, model: LoadedModel, settings: Settings | None = None):
         self.model = model
         self.settings = settings or Settings()
+        self.stroke_widths = StrokeWidths()
+
+    def _working(self, gray: np.ndarray, scale_option) -> tuple[np.ndarray, float]:
+        """The normalized sketch at the working resolution, and the scale it was resized by."""
+        peak = float(gray.max())
+        normalized = gray / peak if 0 < peak != 1 else gray  # no canvas-sized copy for nothing
+        scale = working_scale(normalized, scale_option, self.model.stroke_width_px)
+        height, width = normalized.shape
+        limit = self.settings.max_working_pixels
+        scale = min(scale, (limit / (height * width)) ** 0.5)
+        work_h = max(8, round(height * scale))
+        work_w = max(8, round(width * scale))
+        return resize(normalized, work_h, work_w), scale
+
+    def network_window(
+        self,
+        gray: np.ndarray,
+        scale_option="auto",
+        window: Box | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[np.ndarray, Box, dict]:
+        """The network's soft output (1 = paper) at the input's size over `window` (default:
+        all) and around it as far as it equals the full run's: (output, its box, what was
+        done).
+
+        The whole sketch is normalized and resized (cheap, and exactly the full run's
+        working image); only the network runs on part of it (tiling.run_window), and the
+        way back to the input's size is the full run's resize of the working output, exact
+        wherever it reads computed pixels only.
+        """
+        working, scale = self._working(gray, scale_option)
+        canvas = Box.of(gray.shape)
+        window = window or canvas
+        resized = working.shape != gray.shape
+        wanted = resize_source(window, gray.shape, working.shape) if resized else window
+
+        def on_tiles(done: int, total: int) -> None:
+            if should_stop and should_stop():
+                raise Cancelled()
+            if progress:
+                progress(done, total)
+
+        s = self.settings
+        output, known, tiles = tiling.run_window(
+            working,
+            self.model.predict,
+            s.tile,
+            s.overlap,
+            s.batch,
+            self.model.multiple,
+            on_tiles,
+            bucket=self.model.bucket,
+            window=wanted,
+        )
+        done = {"scale": round(scale, 4), "tiles": tiles}
+        if not resized:
+            return output, known, done
+        work = Box.of(working.shape)
+        del working
+        if known != work:  # paper where nothing was computed: no exact pixel reads it
+            whole = np.full(work.shape, tiling.PAPER, np.float32)
+            whole[known.within(work)] = output
+            output = whole
+        output = resize(output, *gray.shape)
+        exact = resize_exact(known, work.shape, canvas.shape)
+        return output[exact.within(canvas)], exact, done
 
     def network_output(
         self,
@@ -69,34 +137,8 @@ class Cleaner:
         should_stop: Callable[[], bool] | None = None,
     ) -> tuple[np.ndarray, dict]:
         """The network's soft output (1 = paper) at the input's size, and what was done."""
-        peak = float(gray.max())
-        normalized = gray / peak if 0 < peak != 1 else gray  # no canvas-sized copy for nothing
-        scale = working_scale(normalized, scale_option, self.model.stroke_width_px)
-        height, width = normalized.shape
-        limit = self.settings.max_working_pixels
-        scale = min(scale, (limit / (height * width)) ** 0.5)
-        work_h = max(8, round(height * scale))
-        work_w = max(8, round(width * scale))
-        working = resize(normalized, work_h, work_w)
-
-        def on_tiles(done: int, total: int) -> None:
-            if should_stop and should_stop():
-                raise Cancelled()
-            if progress:
-                progress(done, total)
-
-        s = self.settings
-        output, tiles = tiling.run_tiled(
-            working,
-            self.model.predict,
-            s.tile,
-            s.overlap,
-            s.batch,
-            self.model.multiple,
-            on_tiles,
-            bucket=self.model.bucket,
-        )
-        return resize(output, height, width), {"scale": round(scale, 4), "tiles": tiles}
+        output, _, done = self.network_window(gray, scale_option, None, progress, should_stop)
+        return output, done
 
     def clean(
         self,
@@ -107,8 +149,13 @@ class Cleaner:
         options: CleanOptions,
         progress: Callable[[str, int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        region: tuple[int, int, int, int] | None = None,
     ) -> tuple[bytes, dict]:
-        """Clean one validated request; return (result pixels, result header fields)."""
+        """Clean one validated request; return (result pixels, result header fields).
+
+        region [x, y, w, h]: only those pixels, equal to the same crop of the full result
+        wherever the header's `exact` says so (see docs/protocol.md, "Regions").
+        """
         started = time.perf_counter()
         gray, alpha = pixels.decode(payload, width, height, fmt)
         if not np.any(alpha > 0):
@@ -123,16 +170,27 @@ class Cleaner:
 
         scale = options.scale
         measured = None
-        if "auto" in (scale, options.line_width):  # one measure serves both
-            peak = float(gray.max())
-            measured = estimate_stroke_width(gray / peak if 0 < peak != 1 else gray)
+        if "auto" in (scale, options.line_width):  # one measure serves both, on the whole
+            measured = self.stroke_widths(gray)
             if scale == "auto":
                 scale = scale_for(measured, self.model.stroke_width_px)
         width_px = line_width(measured, options.line_width)
-        output, done = self.network_output(gray, scale, on_tiles, should_stop)
+        canvas = Box.of(gray.shape)
+        want = canvas if region is None else Box.from_region(region)
+        strokes = want if width_px is None else line_weight.needed(want, width_px, canvas)
+        output, known, done = self.network_window(gray, scale, strokes, on_tiles, should_stop)
         del gray
-        rgb, out_alpha = postprocess.compose(output, options, width_px)
+        # statistics of the output (otsu, mean, blank page) over all that is known exactly:
+        # the whole canvas in a full run
+        level = postprocess.threshold_level(output, options)
+        strength = postprocess.line_strength(output[strokes.within(known)], options, level)
         del output
+        if width_px is not None:
+            soft = postprocess.anti_aliased(options)
+            strength = line_weight.restroke_blocks(
+                strength, width_px, soft, box=strokes, want=want, canvas=canvas
+            )
+        rgb, out_alpha = postprocess.paint(strength, options)
         out_format = options.output_format or fmt
         result = pixels.encode(rgb, out_alpha, out_format)
         if options.vector is not None:
@@ -140,12 +198,18 @@ class Cleaner:
                 progress("vectorize", 0, 1)
             from backend.vector import svg_of_result  # numba and skan load on first use
 
-            done["svg"] = svg_of_result(result, width, height, out_format, options, options.vector)
+            out_w, out_h = want.shape[1], want.shape[0]
+            done["svg"] = svg_of_result(result, out_w, out_h, out_format, options, options.vector)
         done.update(
             line_width=None if width_px is None else round(width_px, 2),
-            width=width,
-            height=height,
+            level=level,
+            width=want.shape[1],
+            height=want.shape[0],
             format=out_format,
-            seconds=round(time.perf_counter() - started, 4),
         )
+        if region is not None:
+            whole = known == canvas  # otsu, mean, blank page read what the full run reads
+            exact = whole or postprocess.level_is_local(options, level)
+            done.update(region=want.to_region(), exact=exact)
+        done["seconds"] = round(time.perf_counter() - started, 4)
         return result, done

@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 
 from backend import line_weight
-from sketch_kit.protocol import CleanOptions
+from sketch_kit.protocol import THRESHOLDS, CleanOptions
 
 STRIP_ROWS = 512  # rows at a time where a canvas-sized float temporary is not needed
+BLANK_CONTRAST = 0.2  # an output whose range is narrower than this is a blank page
 
 
 def _as_uint8(output: np.ndarray) -> np.ndarray:
@@ -27,29 +28,49 @@ def _clipped_mean(output: np.ndarray, low: float, high: float) -> float:
     return total / output.size
 
 
-def line_strength(output: np.ndarray, threshold) -> np.ndarray:
-    """Alpha of the line layer (1 = line) from the network output (1 = paper).
+def threshold_level(output: np.ndarray, options: CleanOptions) -> float | None:
+    """The level below which the network output (1 = paper) is line; None where none is
+    used (style soft, threshold none).
 
     otsu: Otsu's level on the output; mean: the original design's rule, pixels darker than
-    the output's mean are line; none: soft, anti-aliased; a number: a fixed level.
-    An output with almost no contrast (a blank page) has no lines, whatever the rule.
-    The output is read as clipped to [0, 1] (blending leaves it a hair outside) without a
-    clipped copy of the canvas. Returns a new float32 array (the caller may change it).
+    the output's mean are line; a number: a fixed level. An output with almost no contrast
+    (a blank page) has no lines, whatever the rule: its level is 0.5. The output is read as
+    clipped to [0, 1] (blending leaves it a hair outside) without a clipped copy of the
+    canvas. otsu, mean and the blank-page rule read the whole of `output`.
     """
+    threshold = options.threshold
+    if options.style == "soft" or threshold == "none":
+        return None
     raw_low, raw_high = float(output.min()), float(output.max())
     low, high = min(max(raw_low, 0.0), 1.0), min(max(raw_high, 0.0), 1.0)
-    if threshold == "none":
+    if high - low < BLANK_CONTRAST:
+        return 0.5
+    if threshold == "mean":
+        return _clipped_mean(output, raw_low, raw_high)
+    if threshold == "otsu":
+        otsu, _ = cv2.threshold(_as_uint8(output), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        return (otsu + 0.5) / 255.0
+    return float(threshold)
+
+
+def level_is_local(options: CleanOptions, level: float | None) -> bool:
+    """Whether threshold_level gives `level` on any output that contains this part of it:
+    no level at all, or a fixed level the blank-page rule left (a part with contrast has a
+    whole with contrast; a blank part's 0.5 is only sure when the fixed level is 0.5)."""
+    if level is None:
+        return True
+    return options.threshold not in THRESHOLDS and level == float(options.threshold)
+
+
+def line_strength(output: np.ndarray, options: CleanOptions, level: float | None) -> np.ndarray:
+    """Alpha of the line layer (1 = line) from the network output (1 = paper) and the
+    threshold_level; soft where there is none. A new float32 array (the caller may change
+    it); each pixel depends on its own output pixel only."""
+    if options.style == "soft":
+        return 1.0 - np.clip(output, 0.0, 1.0)
+    if level is None:
         strength = 1.0 - output
         return np.clip(strength, 0.0, 1.0, out=strength)
-    if high - low < 0.2:
-        level = 0.5
-    elif threshold == "mean":
-        level = _clipped_mean(output, raw_low, raw_high)
-    elif threshold == "otsu":
-        otsu, _ = cv2.threshold(_as_uint8(output), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        level = (otsu + 0.5) / 255.0
-    else:
-        level = float(threshold)
     # for a level in (0, 1], output < level is clip(output) < level
     return (output < level).astype(np.float32)
 
@@ -65,25 +86,13 @@ def anti_aliased(options: CleanOptions) -> bool:
     return options.style in ("soft", "transparent") or options.threshold == "none"
 
 
-def compose(
-    output: np.ndarray, options: CleanOptions, line_width: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb HxWx3, alpha HxW) of the result layer, sRGB floats in [0, 1].
-
-    line_width: redraw the lines this many px wide around their centre lines (None: as
-    the network drew them).
-    """
+def paint(strength: np.ndarray, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb HxWx3, alpha HxW) of the result layer from the line strength, sRGB floats in
+    [0, 1]; may reuse `strength`'s memory."""
     color = parse_color(options.color)
-    style = options.style
-    if style == "soft":
-        strength = 1.0 - np.clip(output, 0.0, 1.0)
-    else:
-        strength = line_strength(output, options.threshold)
-    if line_width is not None:
-        strength = line_weight.restroke(strength, line_width, anti_aliased(options))
     # Big layers: no canvas-sized plane that says nothing. One colour everywhere and an
     # opaque alpha are zero-byte broadcasts; gray or black lines share one plane for R, G, B.
-    if style == "transparent":
+    if options.style == "transparent":
         return np.broadcast_to(color, strength.shape + (3,)), strength
     opaque = np.broadcast_to(np.float32(1.0), strength.shape)
     if color[0] == color[1] == color[2]:
@@ -94,3 +103,17 @@ def compose(
     strength = strength[..., None]
     rgb = color * strength + (1.0 - strength)
     return rgb.astype(np.float32), opaque
+
+
+def compose(
+    output: np.ndarray, options: CleanOptions, line_width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb HxWx3, alpha HxW) of the result layer for a whole canvas's output.
+
+    line_width: redraw the lines this many px wide around their centre lines (None: as
+    the network drew them).
+    """
+    strength = line_strength(output, options, threshold_level(output, options))
+    if line_width is not None:
+        strength = line_weight.restroke_blocks(strength, line_width, anti_aliased(options))
+    return paint(strength, options)

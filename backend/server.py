@@ -70,6 +70,7 @@ class Job:
         self.header = header
         self.payload = payload
         self.options = options
+        self.region = proto.check_region(header, header["width"], header["height"])
         self.cancelled = threading.Event()
         self.started = False  # set by the inference thread under Service._lock
 
@@ -328,6 +329,7 @@ class Service:
                 job.options,
                 progress,
                 job.cancelled.is_set,
+                region=job.region,
             )
         except Cancelled:
             log.info("job %s cancelled", job.id)

@@ -10,6 +10,9 @@ Memory: tiles are cut from the image as they are needed (paper outside it) and t
 weighted predictions are added straight into the output, so besides the input and the
 output only one batch of tiles is alive: the weights are separable, and their sums are
 two 1-D arrays instead of a canvas-sized one.
+
+A window (a region request) runs only the tiles of this same grid that overlap it, so its
+pixels are the full run's (run_window).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from backend import defaults
+from backend.window import Box
 
 PAPER = 1.0
 MARGIN = 16  # paper around the image, so border pixels see paper, not zero padding (= ink)
@@ -100,7 +104,18 @@ def check_settings(tile: int, overlap: int, batch: int, multiple: int) -> None:
         raise ValueError(f"--batch must be at least 1 (got {batch})")
 
 
-def run_tiled(
+def _touching(starts: list[int], size: int, length: int, lo: int, hi: int):
+    """Along one axis: the tiles that overlap image pixels [lo, hi), and the image span that
+    exactly those tiles cover (every tile over it is one of them), which holds [lo, hi)."""
+    m = MARGIN
+    chosen = [i for i, s in enumerate(starts) if s < hi + m and s + size > lo + m]
+    first, last = chosen[0], chosen[-1]
+    start = starts[first - 1] + size - m if first > 0 else 0
+    stop = starts[last + 1] - m if last + 1 < len(starts) else length
+    return chosen, max(0, start), min(length, stop)
+
+
+def run_window(
     image: np.ndarray,
     predict: Callable[[np.ndarray], np.ndarray],
     tile: int = defaults.TILE,
@@ -109,15 +124,31 @@ def run_tiled(
     multiple: int = 8,
     progress: Callable[[int, int], None] | None = None,
     bucket: int = 64,
-) -> tuple[np.ndarray, int]:
-    """Apply `predict` ((N, h, w) -> (N, h, w)) to `image` (H, W); return (output, tiles)."""
+    window: Box | None = None,
+) -> tuple[np.ndarray, Box, int]:
+    """The output over `window` (default: the image) and as much around it as is exact:
+    (output over `exact`, exact, tiles run).
+
+    The tile grid is the whole image's, so a window's pixels equal the full run's bit for
+    bit: only the batches holding a tile that overlaps the window run, each exactly as the
+    full run sends it (same tiles, same batch), and their blend is summed in the same order.
+    `exact` is the box no other tile overlaps.
+    """
     check_settings(tile, overlap, batch, multiple)
     height, width = image.shape
     m = MARGIN
+    window = window or Box.of(image.shape)
     layout = plan(height + 2 * m, width + 2 * m, tile, overlap, multiple, bucket)
     th, tw = layout["tile"]
     ys, xs = layout["ys"], layout["xs"]
     origins = layout["origins"]
+    rows, top, bottom = _touching(ys, th, height, window.top, window.bottom)
+    cols, left, right = _touching(xs, tw, width, window.left, window.right)
+    exact = Box(top, left, bottom, right)
+    chosen = {(ys[i], xs[j]) for i in rows for j in cols}
+    batches = [origins[k : k + batch] for k in range(0, len(origins), batch)]
+    batches = [part for part in batches if chosen.intersection(part)]
+    total = sum(len(part) for part in batches)
     wys = dict(zip(ys, _weights(ys, th, overlap, m, m + height), strict=True))
     wxs = dict(zip(xs, _weights(xs, tw, overlap, m, m + width), strict=True))
 
@@ -130,24 +161,45 @@ def run_tiled(
         return piece
 
     if progress:
-        progress(0, len(origins))
+        progress(0, total)
     if len(origins) == 1:
         out = predict(cut(0, 0)[None])[0]
         if progress:
             progress(1, 1)
-        return out[m : m + height, m : m + width], 1
+        return out[m : m + height, m : m + width], exact, 1
 
-    output = np.zeros((height, width), dtype=np.float32)
-    for first in range(0, len(origins), batch):
-        chunk = origins[first : first + batch]
-        preds = predict(np.stack([cut(y, x) for y, x in chunk]))
-        for (y, x), pred in zip(chunk, preds, strict=True):
-            a, b = max(y, m), min(y + th, m + height)
-            c, d = max(x, m), min(x + tw, m + width)
-            part = pred[a - y : b - y, c - x : d - x] * wys[y][:, None]
-            part *= wxs[x][None, :]
-            output[a - m : b - m, c - m : d - m] += part
+    output = np.zeros(exact.shape, dtype=np.float32)
+    done = 0
+    for part in batches:
+        preds = predict(np.stack([cut(y, x) for y, x in part]))
+        for (y, x), pred in zip(part, preds, strict=True):
+            # the tile's pixels inside `exact`, in padded coordinates
+            a, b = max(y, m + top), min(y + th, m + bottom)
+            c, d = max(x, m + left), min(x + tw, m + right)
+            if a >= b or c >= d:
+                continue  # a batch neighbour of a chosen tile: run only to keep the batch
+            wy, wx = wys[y], wxs[x]
+            y0, x0 = max(y, m), max(x, m)  # where the tile's weights start
+            blended = pred[a - y : b - y, c - x : d - x] * wy[a - y0 : b - y0, None]
+            blended *= wx[None, c - x0 : d - x0]
+            output[a - m - top : b - m - top, c - m - left : d - m - left] += blended
         del preds
+        done += len(part)
         if progress:
-            progress(first + len(chunk), len(origins))
-    return output, len(origins)
+            progress(done, total)
+    return output, exact, total
+
+
+def run_tiled(
+    image: np.ndarray,
+    predict: Callable[[np.ndarray], np.ndarray],
+    tile: int = defaults.TILE,
+    overlap: int = defaults.OVERLAP,
+    batch: int = defaults.BATCH,
+    multiple: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    bucket: int = 64,
+) -> tuple[np.ndarray, int]:
+    """Apply `predict` ((N, h, w) -> (N, h, w)) to `image` (H, W); return (output, tiles)."""
+    output, _, tiles = run_window(image, predict, tile, overlap, batch, multiple, progress, bucket)
+    return output, tiles

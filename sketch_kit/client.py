@@ -303,10 +303,13 @@ class Client:
         height: int,
         fmt: str,
         options: CleanOptions | dict | None = None,
+        region: tuple[int, int, int, int] | list[int] | None = None,
     ) -> Job:
         """Send a clean job and return at once; follow it with pump() or wait().
 
         options: CleanOptions, or a raw `options` object that only the backend checks.
+        region: [x, y, width, height] of the image to return (the whole image is still
+        sent); the backend checks it.
         """
         if fmt not in FORMATS:
             raise BackendError("unsupported_format", f"pixel format {fmt!r} is not supported")
@@ -320,6 +323,8 @@ class Client:
         header = request(
             "clean", job.id, width=width, height=height, format=fmt, options=options or {}
         )
+        if region is not None:
+            header["region"] = list(region)
         self._send(header, pixels)
         self.jobs[job.id] = job
         return job
@@ -363,7 +368,9 @@ class Client:
         options: CleanOptions | dict | None = None,
         timeout: float = JOB_TIMEOUT_S,
         on_progress=None,
+        region: tuple[int, int, int, int] | list[int] | None = None,
     ) -> tuple[dict, bytes]:
-        """Clean one image and wait for it: (result header, pixels in output_format)."""
-        job = self.start_clean(pixels, width, height, fmt, options)
+        """Clean one image and wait for it: (result header, pixels in output_format; only
+        the region's when a region is given)."""
+        job = self.start_clean(pixels, width, height, fmt, options, region)
         return self.wait(job, timeout, on_progress)

@@ -341,8 +341,31 @@ def check_size(width: int, height: int, limits: dict) -> None:
         )
 
 
+def check_region(header: dict, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """A clean request's `region` [x, y, width, height] within its width x height image, or
+    None when it asks for the whole image."""
+    region = header.get("region")
+    if region is None:
+        return None
+    if not (
+        isinstance(region, list)
+        and len(region) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in region)
+    ):
+        raise ProtocolError("bad_request", "'region' must be [x, y, width, height]: four integers")
+    x, y, w, h = region
+    if w < 1 or h < 1:
+        raise ProtocolError("bad_request", f"region {region} is empty")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise ProtocolError(
+            "bad_request", f"region {region} is not within the {width}x{height} image"
+        )
+    return x, y, w, h
+
+
 def check_clean(header: dict, payload_size: int | None, limits: dict) -> CleanOptions:
-    """Validate a clean request before any pixel buffer is touched; return its options.
+    """Validate a clean request before any pixel buffer is touched; return its options
+    (its region is checked too: check_region reads it).
 
     Sizes are checked from the header alone, so a gigantic claim is refused before
     anything is allocated.
@@ -364,7 +387,9 @@ def check_clean(header: dict, payload_size: int | None, limits: dict) -> CleanOp
             f"{width}x{height} {fmt} needs {expected} bytes of pixels, got {payload_size}",
         )
     options = header.get("options")
-    return CleanOptions.from_wire({} if options is None else options, fmt)
+    checked = CleanOptions.from_wire({} if options is None else options, fmt)
+    check_region(header, width, height)
+    return checked
 
 
 def check_cancel(header: dict) -> str:

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
+from backend import autoscale
 from backend.autoscale import estimate_stroke_width, flatten_paper, working_scale
+from tests.support import fixtures
 from trainer.synth.compose import compose
 from trainer.synth.paper import ScanStyle, scan
 from trainer.synth.rough import lowfreq, render_rough, sample_style
@@ -107,3 +109,26 @@ def test_working_scale_brings_strokes_to_the_model_width():
     scale = working_scale(image, "auto", 2 * measured)
     assert scale == pytest.approx(2.0, rel=1e-6)
     assert working_scale(image, 1.5, 2 * measured) == 1.5
+
+
+def test_each_layer_is_measured_once_while_remembered(monkeypatch):
+    """A live preview sends the same layer for every region: its measure is reused."""
+    real = autoscale.estimate_stroke_width
+    calls = []
+
+    def counted(gray):
+        calls.append(gray.shape)
+        return real(gray)
+
+    monkeypatch.setattr(autoscale, "estimate_stroke_width", counted)
+    widths = autoscale.StrokeWidths(size=2)
+    a, b, c = (fixtures.drawing(200, 240, seed=s).astype(np.float32) / 255 for s in (1, 2, 3))
+    assert widths(a) == real(a / a.max()) and len(calls) == 1
+    assert widths(a.copy()) == widths(a) and len(calls) == 1
+    widths(a.reshape(240, 200))  # the same bytes as another shape: another layer
+    widths(b)  # three layers for two places: a, the least recently used, is forgotten
+    widths(c)
+    assert len(calls) == 4
+    widths(c)
+    widths(a)
+    assert len(calls) == 5

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from backend import line_weight
+from backend.window import Box
 
 SIDE = 256
 SHIFT = 4  # cv2 sub-pixel bits: coordinates are in 1/16 px
@@ -121,3 +122,34 @@ def test_auto_width_is_one_pencil_pass_within_clean_ink():
     assert line_weight.auto_width(3.5) == pytest.approx(3.5 * line_weight.AUTO_WIDTH_FRACTION)
     assert line_weight.auto_width(0.3) == low and line_weight.auto_width(12.0) == high
     assert line_weight.auto_width(None) == low
+
+
+def sketch_strength(height=700, width=600, seed=0) -> np.ndarray:
+    """Line strength of a drawing's strokes (some 3 px, some thicker where they cross)."""
+    from tests.support import fixtures
+
+    return (fixtures.drawing(height, width, seed=seed) < 128).astype(np.float32)
+
+
+@pytest.mark.parametrize("width", [1, 2.5, 4, 8])
+@pytest.mark.parametrize("soft", [True, False])
+def test_blocks_give_the_whole_canvas_result(width, soft):
+    """Blocks with their context re-stroke the strokes as the whole canvas at once does."""
+    strength = sketch_strength()
+    whole = line_weight.restroke(strength, width, soft)
+    blocks = line_weight.restroke_blocks(strength, width, soft)
+    assert strength.shape[0] > 2 * line_weight.BLOCK  # really in blocks
+    np.testing.assert_array_equal(blocks, whole)
+
+
+@pytest.mark.parametrize(
+    "want", [Box(0, 0, 50, 60), Box(240, 250, 270, 280), Box(600, 10, 700, 600)]
+)
+def test_a_region_reads_only_what_needed_says(want):
+    strength = sketch_strength(seed=1)
+    canvas = Box.of(strength.shape)
+    full = line_weight.restroke_blocks(strength, 3, True)
+    box = line_weight.needed(want, 3, canvas)
+    assert box != canvas
+    part = line_weight.restroke_blocks(strength[box.within(canvas)], 3, True, box, want, canvas)
+    np.testing.assert_array_equal(part, full[want.within(canvas)])

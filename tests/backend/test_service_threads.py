@@ -14,7 +14,7 @@ class InstantModels:
     def resolve(self, name):
         return "instant"
 
-    def clean(self, payload, width, height, fmt, options, progress=None, should_stop=None):
+    def clean(self, payload, width, height, fmt, options, progress=None, stop=None, region=None):
         return b"", {"seconds": 0, "tiles": 0, "scale": 1.0, "model": options.model}
 
 

@@ -6,6 +6,7 @@ import pytest
 from backend import defaults, tiling
 from backend.model import LoadedModel
 from backend.runtime import KerasRuntime
+from backend.window import Box
 from tests.support import fixtures
 
 
@@ -143,3 +144,52 @@ def test_tiling_allocates_little_beyond_its_output():
     output = image.nbytes
     tile_batches = 4 * 2 * 512 * 512 * 4  # a batch, its prediction, and weighted copies
     assert peak < output + tile_batches + 1_000_000, peak / image.size
+
+
+WINDOWS = [
+    Box(0, 0, 40, 30),  # top-left corner
+    Box(1260, 860, 1300, 900),  # bottom-right corner
+    Box(500, 0, 501, 900),  # one row, edge to edge
+    Box(300, 200, 700, 650),  # across several seams
+    Box(640, 431, 641, 432),  # one pixel
+    Box(0, 0, 1300, 900),  # all of it
+]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_window_is_the_full_run_bit_for_bit(model, batch):
+    """Same grid, same tiles, same batches, same order of sums: not close, equal."""
+    image = fixtures.drawing(1300, 900, seed=8).astype(np.float32) / 255
+    full, tiles = tiling.run_tiled(image, model.predict, tile=256, overlap=32, batch=batch)
+    for window in WINDOWS:
+        part, exact, run = tiling.run_window(
+            image, model.predict, tile=256, overlap=32, batch=batch, window=window
+        )
+        assert exact.contains(window) and part.shape == exact.shape
+        np.testing.assert_array_equal(part, full[exact.within(Box.of(full.shape))])
+        if window.shape[0] * window.shape[1] < 2000:
+            assert run < tiles / 3, (window, run, tiles)
+
+
+def test_a_window_runs_only_the_batches_of_tiles_that_touch_it():
+    seen = []
+
+    def predict(batch):
+        seen.append(batch.shape[0])
+        return batch
+
+    image = np.random.default_rng(2).random((1000, 1000)).astype(np.float32)
+    layout = tiling.plan(1000 + 2 * tiling.MARGIN, 1000 + 2 * tiling.MARGIN, 256, 32, 8)
+    assert len(layout["origins"]) > 16
+    _, exact, run = tiling.run_window(image, predict, tile=256, window=Box(500, 500, 510, 510))
+    assert seen == [1] * run and 1 <= run <= 4
+    seen.clear()
+    _, _, run = tiling.run_window(image, predict, 256, batch=5, window=Box(500, 500, 510, 510))
+    assert sum(seen) == run and all(size == 5 for size in seen[:-1])  # whole batches
+
+
+def test_a_single_pass_canvas_runs_whole_for_any_window():
+    image = fixtures.drawing(200, 300, seed=1).astype(np.float32) / 255
+    part, exact, run = tiling.run_window(image, lambda b: b * 0.5, window=Box(10, 10, 20, 20))
+    assert run == 1 and exact == Box.of(image.shape)
+    np.testing.assert_array_equal(part, image * 0.5)

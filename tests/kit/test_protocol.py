@@ -134,6 +134,40 @@ def test_later_options_travel_only_when_set():
     )
 
 
+@pytest.mark.parametrize(
+    "region",
+    [
+        [0, 0, 11, 5],  # past the right edge (the image is 10x5)
+        [0, 1, 10, 5],  # past the bottom
+        [-1, 0, 2, 2],
+        [10, 0, 1, 1],
+        [0, 0, 0, 3],  # empty
+        [2, 2, 3, -1],
+        [0, 0, 4],
+        [0, 0, 4, 4, 4],
+        [0, 0, 4.0, 4],
+        [True, 0, 1, 1],
+        ["0", 0, 1, 1],
+        "0,0,4,4",
+        {"x": 0, "y": 0, "width": 4, "height": 4},
+        7,
+    ],
+)
+def test_bad_regions_are_bad_requests(region):
+    assert code_of(proto.check_clean, header(region=region), 200, LIMITS) == "bad_request"
+
+
+@pytest.mark.parametrize("region", [[0, 0, 10, 5], [9, 4, 1, 1], [3, 1, 4, 2]])
+def test_regions_within_the_image_are_taken(region):
+    proto.check_clean(header(region=region), 200, LIMITS)
+    assert proto.check_region(header(region=region), 10, 5) == tuple(region)
+
+
+def test_no_region_is_the_whole_image():
+    assert proto.check_region(header(), 10, 5) is None
+    assert proto.check_region(header(region=None), 10, 5) is None
+
+
 def test_too_large_is_refused_from_the_header_alone():
     # a 1e10-pixel claim with no pixels at all: refused as too large, not as a size mismatch
     claim = header(width=100_000, height=100_000)
