@@ -344,7 +344,7 @@ class Harness(QtCore.QObject):
             index = names.index("Sketch")
             above = siblings[index + 1] if index + 1 < len(siblings) else None
             run["above"] = above.name() if above is not None else None
-            if above is not None and above.type() == "vectorlayer":
+            if above is not None and above.name() == "Clean Sketch (vector)":
                 run["vector_shapes"] = len(above.shapes())
                 run["vector_svg"] = above.toSvg()
                 return self.wait_until(
