@@ -72,3 +72,27 @@ def mask_alpha(data: bytes, fmt: str, mask: bytes) -> bytes:
         scaled = int(alpha * weight + 0.5) if integer else alpha * weight
         struct.pack_into(code, out, start, scaled)
     return bytes(out)
+
+
+def around(outer: tuple, inner: tuple) -> list[tuple[int, int, int, int]]:
+    """The parts of rectangle `outer` outside `inner`: at most four (x, y, w, h) bands
+    (above, below, left, right), none empty."""
+    x, y, w, h = outer
+    ix, iy, iw, ih = intersect(outer, inner)
+    if iw == 0 or ih == 0:
+        return [(x, y, w, h)] if w and h else []
+    parts = [
+        (x, y, w, iy - y),
+        (x, iy + ih, w, y + h - iy - ih),
+        (x, iy, ix - x, ih),
+        (ix + iw, iy, x + w - ix - iw, ih),
+    ]
+    return [p for p in parts if p[2] > 0 and p[3] > 0]
+
+
+def bands(rect: tuple, bpp: int, limit: int = 1 << 24) -> list[tuple[int, int, int, int]]:
+    """`rect` cut into bands of whole rows of at most `limit` bytes (at least one row each),
+    so filling a large area never needs one area-sized buffer."""
+    x, y, w, h = rect
+    rows = max(1, limit // max(1, w * bpp))
+    return [(x, top, w, min(rows, y + h - top)) for top in range(y, y + h, rows)]

@@ -6,11 +6,15 @@ that need them, so the pure parts (formats, refusals) are tested in any Python.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sketch_kit import pixels, svg
+from sketch_kit import clip, pixels, svg
 from sketch_kit.options import EditorOptions, dump_presets, load_presets
+
+if TYPE_CHECKING:  # stubs/krita.pyi; Krita itself is imported only inside Krita
+    from krita import Document, Node
 
 RESULT_LAYER = "Clean Sketch"
 VECTOR_LAYER = "Clean Sketch (vector)"
@@ -116,8 +120,9 @@ def _refuse_node_kind(name: str, kind: str) -> None:
     raise Refusal(f"“{name}” is {what}: Clean Sketch works on paint layers only. {hint}")
 
 
-def read_source() -> Source:
-    """The active paint layer's pixels (the selection's bounding box when there is one)."""
+def _active_paint_layer() -> tuple[Document, Node, str, str]:
+    """The active document, its active node, the node's name and protocol format, or a
+    Refusal saying what to select instead."""
     doc = _app().activeDocument()
     if doc is None:
         raise Refusal("Open an image first: Clean Sketch works on the active paint layer.")
@@ -131,24 +136,37 @@ def read_source() -> Source:
         fmt = format_for(node.colorModel(), node.colorDepth())
     except Refusal as exc:
         raise Refusal(f"Cannot clean “{name}”: {exc}") from None
+    return doc, node, name, fmt
 
+
+def _area(doc: Document) -> tuple[tuple[int, int, int, int], bytes | None]:
+    """What to clean: the canvas, or the selection's bounding box and its mask."""
     canvas = (0, 0, doc.width(), doc.height())
     selection = doc.selection()
-    mask = None
-    if selection is not None and selection.width() > 0 and selection.height() > 0:
-        box = (selection.x(), selection.y(), selection.width(), selection.height())
-        rect = pixels.intersect(box, canvas)
-        if rect[2] == 0 or rect[3] == 0:
-            raise Refusal("The selection lies outside the canvas: nothing to clean.")
-        mask = bytes(selection.pixelData(*rect))
-        if not mask.strip(b"\0"):
-            raise Refusal("The selection is empty: select the area to clean, or deselect all.")
-    else:
-        rect = canvas
-    data = bytes(node.pixelData(*rect))
-    bpp = pixels.layout(fmt)[0]
-    if len(data) != rect[2] * rect[3] * bpp:
-        raise Refusal(f"Krita returned {len(data)} bytes for “{name}”; expected {fmt} pixels.")
+    if selection is None or selection.width() <= 0 or selection.height() <= 0:
+        return canvas, None
+    box = (selection.x(), selection.y(), selection.width(), selection.height())
+    rect = pixels.intersect(box, canvas)
+    if rect[2] == 0 or rect[3] == 0:
+        raise Refusal("The selection lies outside the canvas: nothing to clean.")
+    mask = bytes(selection.pixelData(*rect))
+    if not mask.strip(b"\0"):
+        raise Refusal("The selection is empty: select the area to clean, or deselect all.")
+    return rect, mask
+
+
+def _checked(data, what: str, fmt: str, rect) -> bytes:
+    data = bytes(data)
+    if len(data) != rect[2] * rect[3] * pixels.layout(fmt)[0]:
+        raise Refusal(f"Krita returned {len(data)} bytes for {what}; expected {fmt} pixels.")
+    return data
+
+
+def read_source() -> Source:
+    """The active paint layer's pixels (the selection's bounding box when there is one)."""
+    doc, node, name, fmt = _active_paint_layer()
+    rect, mask = _area(doc)
+    data = _checked(node.pixelData(*rect), f"“{name}”", fmt, rect)
     visible = pixels.mask_alpha(data, fmt, mask) if mask is not None else data
     if not pixels.has_visible_pixels(visible, fmt):
         where = " inside the selection" if mask is not None else ""
@@ -261,6 +279,144 @@ def add_vector_layer(src: Source, traced: str) -> str:
     if not parent.addChildNode(layer, node):
         raise Refusal("Krita refused to add the vector layer.")
     return layer.name()
+
+
+# ---------------------------------------------------------------- animation
+
+# Krita 5's Python API cannot list keyframes: every time up to here is asked (about 30 ms).
+LAST_KEYFRAME_SEARCHED = 100_000
+SWITCH_TIMEOUT_S = 30.0
+
+
+@dataclass
+class ClipSource:
+    """An animated paint layer: where its keyframes are and what to clean, as when read."""
+
+    doc: Document
+    node: Node
+    name: str
+    fmt: str
+    rect: tuple[int, int, int, int]
+    mask: bytes | None
+    times: list[int]
+    start_time: int  # the document's current time, put back at the end
+
+
+def read_clip() -> ClipSource:
+    """The active animated paint layer's keyframes; their pixels are read one at a time."""
+    doc, node, name, fmt = _active_paint_layer()
+    if not node.animated():
+        raise Refusal(
+            f"“{name}” is not animated: Clean Sketch: All Keyframes cleans every keyframe of "
+            "an animated layer. For a still layer use Filter ▸ Clean Sketch."
+        )
+    last = max(LAST_KEYFRAME_SEARCHED, doc.fullClipRangeEndTime())
+    times = clip.keyframe_times(node.hasKeyframeAtTime, last)
+    if not times:
+        raise Refusal(
+            f"“{name}” has no keyframes yet: nothing to clean. For a still layer use "
+            "Filter ▸ Clean Sketch."
+        )
+    if node.childNodes():
+        raise Refusal(
+            f"“{name}” has masks. The clean layer is made from a copy of the layer (so it gets "
+            "the same keyframes), and the copy would carry the masks too: apply or delete "
+            "them first, or clean a copy of the layer without them."
+        )
+    rect, mask = _area(doc)
+    return ClipSource(doc, node, name, fmt, rect, mask, times, doc.currentTime())
+
+
+def read_frame(src: ClipSource, at: int) -> bytes:
+    """The pixels of the keyframe at time `at`, read without changing the document's time."""
+    data = src.node.pixelDataAtTime(*src.rect, at)
+    return _checked(data, f"frame {at} of “{src.name}”", src.fmt, src.rect)
+
+
+class ClipLayer:
+    """The new animated layer: built outside the image, added to it in one step at the end.
+
+    Krita's Python API can make keyframes only through actions on the active layer of the
+    image (one undo step each), so the layer starts as a copy of the sketch layer, with its
+    keyframes, holds and cloned frames, and each keyframe's pixels are replaced by its
+    result. Writing a frame needs the document at that time: Krita records those switches
+    as one merged "Switch current time" undo entry, and the time is put back before the
+    layer is added, so one Edit ▸ Undo removes the layer with all its frames.
+    """
+
+    def __init__(self, src: ClipSource):
+        self.src = src
+        layer = src.node.duplicate()
+        # A fresh layer's state. The blending mode stays: setting it adds an undo entry.
+        layer.setName(RESULT_LAYER)
+        layer.setOpacity(255)
+        layer.setVisible(True)
+        layer.setLocked(False)
+        layer.setAlphaLocked(False)
+        layer.setInheritAlpha(False)
+        layer.setColorLabel(0)
+        self.layer = layer
+        self._asked: int | None = None
+        self._asked_at = 0.0
+
+    def show(self, at: int) -> None:
+        """Have Krita switch to time `at` (it does so in the background)."""
+        if self._asked != at and self.src.doc.currentTime() != at:
+            self.src.doc.setCurrentTime(at)
+            self._asked, self._asked_at = at, time.monotonic()
+
+    def write(self, output: clip.Output) -> bool:
+        """Put one keyframe's result on the layer: False while Krita is still switching to
+        its time (call again), True once written. Everything else in the frame is cleared."""
+        src, layer = self.src, self.layer
+        if src.doc.currentTime() != output.time:
+            self.show(output.time)
+            if time.monotonic() - self._asked_at > SWITCH_TIMEOUT_S:
+                raise Refusal(f"Krita did not switch to frame {output.time}; nothing was added.")
+            return False
+        from .qt import QtCore
+
+        bounds = layer.bounds()
+        frame = (bounds.x(), bounds.y(), bounds.width(), bounds.height())
+        clear = pixels.around(frame, src.rect)
+        if output.kind == "blank":
+            clear.append(src.rect)
+        else:
+            if output.kind == "copy":
+                assert output.same_as is not None
+                copied = layer.pixelDataAtTime(*src.rect, output.same_as)
+                data = _checked(copied, f"frame {output.same_as} of the result", src.fmt, src.rect)
+            else:
+                data = output.data
+                if src.mask is not None:
+                    data = pixels.mask_alpha(data, src.fmt, src.mask)
+            layer.setPixelData(QtCore.QByteArray(data), *src.rect)
+        bpp = pixels.layout(src.fmt)[0]
+        for part in clear:
+            for x, y, w, h in pixels.bands(part, bpp):
+                layer.setPixelData(QtCore.QByteArray(bytes(w * h * bpp)), x, y, w, h)
+        return True
+
+    def add(self) -> str:
+        """Put the document back at its time, then add the layer right above the sketch."""
+        src = self.src
+        if not any(_same_document(d, src.doc) for d in _app().documents()):
+            raise Refusal("The image was closed while it was being cleaned; nothing was added.")
+        parent = src.node.parentNode()
+        if parent is None:
+            raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+        src.doc.setCurrentTime(src.start_time)
+        src.doc.waitForDone()  # the time switch's undo entry goes in before the layer's
+        if not parent.addChildNode(self.layer, src.node):
+            raise Refusal("Krita refused to add the result layer.")
+        src.doc.refreshProjection()
+        return self.layer.name()
+
+    def discard(self) -> None:
+        """Add nothing (the copy never joined the image); put the document's time back."""
+        src = self.src
+        if any(_same_document(d, src.doc) for d in _app().documents()):
+            src.doc.setCurrentTime(src.start_time)
 
 
 # ---------------------------------------------------------------- settings and windows

@@ -11,6 +11,7 @@ from .qt import QtWidgets
 from .run import Controller
 
 CLEAN_ACTION = "sketch_cleanup_clean"
+KEYFRAMES_ACTION = "sketch_cleanup_clean_keyframes"
 OPTIONS_ACTION = "sketch_cleanup_options"
 
 
@@ -29,10 +30,15 @@ class SketchCleanupExtension(Extension):
 
     def createActions(self, window) -> None:
         # Text and the default shortcut (Ctrl+Alt+K) also come from sketch_cleanup.action,
-        # which makes both show up, rebindable, in Settings ▸ Configure Krita ▸ Shortcuts.
+        # which makes them show up, rebindable, in Settings ▸ Configure Krita ▸ Shortcuts.
         clean = window.createAction(CLEAN_ACTION, "Clean Sketch", "filter")
         clean.setToolTip("Turn the active sketch layer into clean line art on a new layer")
         clean.triggered.connect(self.controller.clean)
+        keyframes = window.createAction(KEYFRAMES_ACTION, "Clean Sketch: All Keyframes", "filter")
+        keyframes.setToolTip(
+            "Clean every keyframe of the active animated layer onto a new animated layer"
+        )
+        keyframes.triggered.connect(self.controller.clean_keyframes)
         options = window.createAction(OPTIONS_ACTION, "Clean Sketch Options…", "filter")
         options.setToolTip("Line style, threshold, detail and the Sketch Cleanup backend")
         options.triggered.connect(self.controller.open_options)

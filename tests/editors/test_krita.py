@@ -141,12 +141,17 @@ def check_layout(sketch: np.ndarray, fmt: str, gray: np.ndarray) -> None:
 
 def reference(endpoint: str, sketch: np.ndarray, rect, fmt: str, options: dict) -> np.ndarray:
     """What the backend itself makes of the same pixels: the bytes the layer must hold."""
+    return backend_result(endpoint, sketch, rect, fmt, options)[1]
+
+
+def backend_result(endpoint: str, sketch: np.ndarray, rect, fmt: str, options: dict):
+    """reference() with the result's header: (header, pixels)."""
     x, y, w, h = rect
     crop = np.ascontiguousarray(sketch[y : y + h, x : x + w])
     with Client(endpoint) as client:
         header, data = client.clean(crop.tobytes(), w, h, fmt, {**options, "output_format": fmt})
     assert (header["width"], header["height"], header["format"]) == (w, h, fmt)
-    return decode(data, fmt, w, h)
+    return header, decode(data, fmt, w, h)
 
 
 def check_lines_follow_ink(result: np.ndarray, fmt: str, gray: np.ndarray) -> None:
@@ -706,3 +711,171 @@ def test_choosing_a_model_changes_the_result_and_the_card(krita_home, models_ser
     pencil = reference(endpoint, sketch, (0, 0, w, h), "bgra8", {})
     assert not np.array_equal(unet, pencil), "the two models must clean differently"
     assert_clean_layer(run, krita, "bgra8", unet, (0, 0, w, h))
+
+
+# ---------------------------------------------------------------- animation
+
+KEYFRAMES = "sketch_cleanup_clean_keyframes"
+TIMES = (0, 3, 7, 9, 12)  # 9 repeats 3's drawing; 12 is an empty keyframe
+DRAWN = (0, 3, 7)
+
+
+def animated_scenario(folder: Path, shape=CANVAS) -> tuple[dict, dict]:
+    """A scenario whose sketch layer has keyframes at TIMES: at DRAWN a different drawing
+    each, with a different stroke width (so `auto` would measure each differently), at 9
+    the drawing of 3 again, at 12 nothing; the document then sits at frame 2. Returns
+    (scenario, {time: gray drawing})."""
+    image, gray = make_image(folder, "rgba8", shape)
+    drawings = {0: gray, 3: fixtures.drawing(*shape, seed=5, width_px=7)}
+    drawings[7] = fixtures.drawing(*shape, seed=9, width_px=2)
+    keyframes = {}
+    for time_ in TIMES:
+        drawing = drawings.get(3 if time_ == 9 else time_)
+        if drawing is None:
+            raw = bytes(shape[0] * shape[1] * 4)
+        else:
+            opaque = np.full_like(drawing, 255)
+            raw = np.dstack([blue_of(drawing), drawing, drawing, opaque]).tobytes()
+        path = folder / f"frame-{time_}.raw"
+        path.write_bytes(raw)
+        keyframes[str(time_)] = str(path)
+    return {"image": str(image), "keyframes": keyframes, "time_after_setup": 2}, drawings
+
+
+def without_time_switches(history: list[str]) -> list[str]:
+    """Krita's undo history less the time switches at its end (consecutive ones merge)."""
+    history = list(history)
+    while history and history[-1] == "Switch current time":
+        history.pop()
+    return history
+
+
+def frame_pixels(run: dict, krita, kind: str, time_: int) -> np.ndarray:
+    w, h = run["canvas"]
+    return decode(krita.raw(f"{run['name']}-{kind}-{time_}.raw"), "bgra8", w, h)
+
+
+def assert_frames_kept(run: dict, krita) -> None:
+    """The sketch's keyframes and every frame's bytes as before, the document's time too."""
+    assert run["sketch_frames_unchanged"], krita.describe()
+    assert run["sketch_keyframes_before"] == run["sketch_keyframes_after"] == list(TIMES)
+    for time_ in TIMES:
+        before = krita.raw(f"{run['name']}-sketch-before-{time_}.raw")
+        assert before == krita.raw(f"{run['name']}-sketch-after-{time_}.raw")
+    assert run["time_before"] == run["time_after"] == 2
+
+
+def assert_clip_layer(run: dict, krita, endpoint: str, rect, options: dict) -> dict:
+    """The new layer right above the sketch, animated at exactly the sketch's keyframes:
+    the first drawing cleaned with `options`, the others with the scale and line width
+    its result reported, the repeated drawing's result repeated, the empty keyframe
+    empty, nothing outside `rect`; the sketch kept. Returns the measured header."""
+    record = run["outcome"][0]
+    assert record["outcome"] == "ok" and run["boxes"] == [], krita.describe()
+    assert record["times"] == list(TIMES) and record["measured_at"] == 0
+    assert record["frames"] == {"clean": 3, "blank": 1, "copy": 1}
+    before, after = names(run["layers_before"]), names(run["layers_after"])
+    index = before.index("Sketch")
+    assert after == before[: index + 1] + ["Clean Sketch"] + before[index + 1 :], after
+    assert run["result_animated"] and run["result_keyframes"] == list(TIMES)
+    assert_frames_kept(run, krita)
+
+    x, y, w, h = rect
+    results = {t: frame_pixels(run, krita, "result", t) for t in TIMES}
+    inside = np.zeros(CANVAS, bool)
+    inside[y : y + h, x : x + w] = True
+    for time_, result in results.items():
+        assert not result[~inside].any(), f"frame {time_} has pixels outside {rect}"
+    sketch = {t: frame_pixels(run, krita, "sketch-before", t) for t in DRAWN}
+    measured, expected = backend_result(endpoint, sketch[0], rect, "bgra8", options)
+    assert (record["scale"], record["line_width"]) == (measured["scale"], measured["line_width"])
+    np.testing.assert_array_equal(results[0][y : y + h, x : x + w], expected)
+    fixed = {**options, "scale": measured["scale"], "line_width": measured["line_width"]}
+    for time_ in DRAWN[1:]:
+        expected = reference(endpoint, sketch[time_], rect, "bgra8", fixed)
+        np.testing.assert_array_equal(results[time_][y : y + h, x : x + w], expected)
+        assert results[time_][..., 3].any(), f"no lines at frame {time_}"
+    np.testing.assert_array_equal(results[9], results[3])
+    assert not results[12].any(), "an empty keyframe stays empty"
+    return measured
+
+
+@gui
+def test_clean_all_keyframes(krita_home, backend_server, tmp_path):
+    """Filter ▸ Clean Sketch: All Keyframes: a new animated layer right above the sketch,
+    every keyframe cleaned at the scale and line width measured on the first; one Undo
+    removes it all; with a selection only its box is cleaned on every frame. A layer that
+    is not animated is refused with a pointer to Clean Sketch."""
+    scenario, drawings = animated_scenario(tmp_path)
+    endpoint = backend_server["endpoint"]
+    settings = {"server": endpoint, "line_weight": "auto"}  # both numbers are measured once
+    edit_kritarc(krita_home, "sketch_cleanup", settings)
+    box = [60, 40, 260, 200]
+    scenario["extra_layers"] = ["empty"]
+    scenario["runs"] = [
+        {"name": "still", "target": "Empty", "action": KEYFRAMES, "expect": "refused"},
+        {"name": "clip", "action": KEYFRAMES, "expect": "ok", "frames": list(TIMES), "undo": True},
+        {"name": "box", "action": KEYFRAMES, "expect": "ok", "frames": list(TIMES)},
+    ]
+    scenario["runs"][2]["selection"] = [box]
+    krita = run_krita(krita_home, scenario)
+    assert krita.returncode == 0, krita.describe()
+    assert krita.result["keyframes_menu_text"] == "Clean Sketch: All Keyframes"
+
+    still = krita.run("still")
+    assert len(still["boxes"]) == 1, still["boxes"]
+    text = still["boxes"][0]["text"]
+    assert "“Empty” is not animated" in text and "use Filter ▸ Clean Sketch" in text, text
+
+    run = krita.run("clip")
+    for time_ in DRAWN:
+        check_layout(frame_pixels(run, krita, "sketch-before", time_), "bgra8", drawings[time_])
+    auto = {**DEFAULT_OPTIONS, "line_width": "auto"}
+    canvas = (0, 0, CANVAS[1], CANVAS[0])
+    measured = assert_clip_layer(run, krita, endpoint, canvas, auto)
+    for time_ in DRAWN[1:]:  # what measuring every frame anew would have done
+        own, _ = backend_result(
+            endpoint, frame_pixels(run, krita, "sketch-before", time_), canvas, "bgra8", auto
+        )
+        assert own["scale"] != measured["scale"], f"frame {time_} measures differently"
+    # the harness looks every 50 ms: the quick keyframes (empty, repeated) may go unseen
+    seen = {label.split(": ")[0] for label in run["progress_labels"]}
+    frames = [f"Frame {i} of 5 (at frame {time_})" for i, time_ in enumerate(TIMES, 1)]
+    assert set(frames[: len(DRAWN)]) <= seen <= set(frames), run["progress_labels"]
+    assert run["max_gap"] < 1.0, "cleaning a clip must not freeze Krita"
+    assert run["undo_history_after"][-1] == "Add Layer", run["undo_history_after"]
+    assert names(run["layers_after_undo"]) == names(run["layers_before"]), (
+        "one Undo removes the layer with all its frames"
+    )
+    assert run["sketch_keyframes_after_undo"] == list(TIMES)
+
+    assert_clip_layer(krita.run("box"), krita, endpoint, tuple(box), auto)
+
+
+@gui
+def test_cancel_mid_clip_leaves_the_document_as_it_was(krita_home, backend_server, tmp_path):
+    """Cancel while the second keyframe is being cleaned: no layer, the sketch's frames and
+    the document's time as they were, and the only undo entry Krita gains is its merged
+    time switch. A layer with masks is refused (its copy would carry them)."""
+    scenario, _ = animated_scenario(tmp_path, BIG)
+    edit_kritarc(krita_home, "sketch_cleanup", {"server": backend_server["endpoint"]})
+    cancel = {"name": "cancel", "action": KEYFRAMES, "expect": "cancelled", "frames": list(TIMES)}
+    cancel["cancel_label"] = "Frame 2 of 5"
+    masked = {"name": "masked", "action": KEYFRAMES, "expect": "refused", "add_mask": True}
+    scenario["runs"] = [cancel, masked]
+    krita = run_krita(krita_home, scenario, timeout=180)
+    assert krita.returncode == 0, krita.describe()
+
+    run = krita.run("cancel")
+    assert run.get("cancel_clicked") and run["boxes"] == [], krita.describe()
+    assert any(label.startswith("Frame 1 of 5 (at frame 0): ") for label in run["progress_labels"])
+    assert run["outcome"][0]["frames"]["clean"] == 1, "cancelled with the first frame written"
+    assert names(run["layers_after"]) == names(run["layers_before"])
+    assert_frames_kept(run, krita)
+    history = [without_time_switches(run[f"undo_history_{when}"]) for when in ("before", "after")]
+    assert history[0] == history[1], history
+    assert run["max_gap"] < 1.5, "reading 2400×1800 keyframes must not freeze Krita for long"
+
+    masked_run = krita.run("masked")
+    assert len(masked_run["boxes"]) == 1, masked_run["boxes"]
+    assert "“Sketch” has masks" in masked_run["boxes"][0]["text"]

@@ -57,3 +57,22 @@ def test_visible_pixels():
 def test_intersect():
     assert pixels.intersect((10, 10, 100, 50), (0, 0, 50, 200)) == (10, 10, 40, 50)
     assert pixels.intersect((10, 10, 5, 5), (100, 100, 5, 5))[2] == 0
+
+
+def test_around_covers_the_outer_rectangle_outside_the_inner_once():
+    outer, inner = (-5, -3, 40, 30), (10, 4, 12, 9)
+    covered = np.zeros((30, 40), int)
+    for x, y, w, h in pixels.around(outer, inner):
+        assert w > 0 and h > 0
+        covered[y + 3 : y + 3 + h, x + 5 : x + 5 + w] += 1
+    expected = np.ones((30, 40), int)
+    expected[4 + 3 : 4 + 3 + 9, 10 + 5 : 10 + 5 + 12] = 0
+    np.testing.assert_array_equal(covered, expected)
+    assert pixels.around(inner, outer) == []  # nothing of it lies outside
+    assert pixels.around((0, 0, 8, 8), (20, 20, 4, 4)) == [(0, 0, 8, 8)]  # apart: all of it
+
+
+def test_bands_are_whole_rows_within_the_limit():
+    parts = pixels.bands((3, 10, 100, 25), 4, limit=4000)
+    assert parts == [(3, 10, 100, 10), (3, 20, 100, 10), (3, 30, 100, 5)]
+    assert pixels.bands((0, 0, 5000, 2), 16, limit=100) == [(0, 0, 5000, 1), (0, 1, 5000, 1)]

@@ -27,7 +27,9 @@ except ImportError:
 
 SCENARIO = os.environ.get("SKETCH_HARNESS_SCENARIO")
 CLEAN = "sketch_cleanup_clean"
+KEYFRAMES = "sketch_cleanup_clean_keyframes"
 OPTIONS = "sketch_cleanup_options"
+KEYFRAME_SCAN = 40  # the times searched for keyframes when a run checks them
 
 
 def _plugin():
@@ -137,7 +139,9 @@ class Harness(QtCore.QObject):
             if not labels or labels[-1] != progress.labelText():
                 labels.append(progress.labelText())
             state = getattr(_plugin().run, "state", None)
-            if run.get("cancel") and state == "running" and not run.get("cancel_clicked"):
+            label = run.get("cancel_label")  # cancel once the progress label says this
+            wanted = run.get("cancel") or (label is not None and label in progress.labelText())
+            if wanted and state == "running" and not run.get("cancel_clicked"):
                 run["cancel_clicked"] = True
                 self.log("clicking Cancel")
                 for button in progress.findChildren(QtWidgets.QPushButton):
@@ -209,6 +213,8 @@ class Harness(QtCore.QObject):
         sc = self.scenario
         self.result["shortcut"] = self.app.action(CLEAN).shortcut().toString()
         self.result["menu_text"] = self.app.action(CLEAN).text()
+        keyframes = self.app.action(KEYFRAMES)
+        self.result["keyframes_menu_text"] = keyframes.text() if keyframes else None
         if sc.get("warmup"):
             import sketch_cleanup
 
@@ -256,8 +262,30 @@ class Harness(QtCore.QObject):
             root.addChildNode(node, sketch)
             self.nodes[node.name()] = node
         doc.waitForDone()
+        if sc.get("keyframes"):
+            self.animate(doc, sketch, sc)
         self.log(f"opened {sc['image']}: {doc.width()}x{doc.height()} {doc.colorModel()}")
         self.later(300, self.next_run)
+
+    def animate(self, doc, sketch, sc):
+        """Keyframes on the sketch layer the way scripts make them: at each time, Krita's
+        add_blank_frame action on the active layer, then that frame's pixels (raw files in
+        the layer's format, over the canvas)."""
+        if doc.activeNode() is None or doc.activeNode().name() != sketch.name():
+            raise RuntimeError("the sketch layer is not the active layer")
+        w, h = doc.width(), doc.height()
+        for key, path in sorted(sc["keyframes"].items(), key=lambda item: int(item[0])):
+            time_ = int(key)
+            doc.setCurrentTime(time_)
+            doc.waitForDone()
+            if not sketch.hasKeyframeAtTime(time_):
+                self.app.action("add_blank_frame").trigger()
+                doc.waitForDone()
+            with open(path, "rb") as f:
+                sketch.setPixelData(QtCore.QByteArray(f.read()), 0, 0, w, h)
+        doc.setCurrentTime(sc.get("time_after_setup", 0))
+        doc.waitForDone()
+        self.log(f"animated the sketch: keyframes {self.keyframes(sketch)}")
 
     def next_run(self):
         if not self.queue:
@@ -273,6 +301,9 @@ class Harness(QtCore.QObject):
                 doc.setColorSpace(*run["convert"])
                 doc.waitForDone()
             target = self.nodes[run.get("target", "Sketch")]
+            if run.get("add_mask"):
+                target.addChildNode(doc.createNode("Mask", "transparencymask"), None)
+                doc.waitForDone()
             if run.get("selection"):
                 selection = None
                 for x, y, w, h in run["selection"]:
@@ -283,12 +314,15 @@ class Harness(QtCore.QObject):
                     else:
                         selection.add(part)
                 doc.setSelection(selection)
-            doc.setActiveNode(target)
-            self.wait_until(
-                lambda: doc.activeNode() is not None and doc.activeNode().name() == target.name(),
-                self.before_trigger,
-                f"{target.name()} to become the active layer",
-            )
+
+            def active():
+                # asked again on every poll: Krita makes a new mask active a moment later
+                if doc.activeNode() is not None and doc.activeNode().name() == target.name():
+                    return True
+                doc.setActiveNode(target)
+                return False
+
+            self.wait_until(active, self.before_trigger, f"{target.name()} to become active")
         else:
             self.later(100, self.before_trigger)
 
@@ -302,6 +336,12 @@ class Harness(QtCore.QObject):
             run["sketch_model"] = [sketch.colorModel(), sketch.colorDepth(), sketch.colorProfile()]
             run["sketch_before"] = self.dump(sketch, f"{run['name']}-sketch-before.raw")
             run["layers_before"] = self.layers()
+            if run.get("frames"):
+                run["time_before"] = doc.currentTime()
+                run["sketch_keyframes_before"] = self.keyframes(sketch)
+                run["undo_history_before"] = self.undo_history()
+                for time_ in run["frames"]:
+                    self.dump(sketch, f"{run['name']}-sketch-before-{time_}.raw", at=time_)
         if run.get("options_dialog"):
             self.log("opening the options dialog")
             self.app.action(OPTIONS).trigger()  # returns once the watcher accepted it
@@ -309,9 +349,10 @@ class Harness(QtCore.QObject):
                 name: self.app.readSetting("sketch_cleanup", name, "")
                 for name in run["options_dialog"]
             }
-        self.log(f"trigger {CLEAN} for run {run['name']}")
+        action = run.get("action", CLEAN)
+        self.log(f"trigger {action} for run {run['name']}")
         run["t0"] = time.monotonic()
-        self.app.action(CLEAN).trigger()
+        self.app.action(action).trigger()
         self.wait_until(self.run_done, self.after_run, f"run {run['name']} to finish")
 
     def run_done(self):
@@ -344,6 +385,8 @@ class Harness(QtCore.QObject):
             index = names.index("Sketch")
             above = siblings[index + 1] if index + 1 < len(siblings) else None
             run["above"] = above.name() if above is not None else None
+            if run.get("frames"):
+                self.after_clip(run, sketch, above)
             if above is not None and above.name() == "Clean Sketch (vector)":
                 run["vector_shapes"] = len(above.shapes())
                 run["vector_svg"] = above.toSvg()
@@ -392,8 +435,29 @@ class Harness(QtCore.QObject):
         self.result["runs"].append(run)
         self.later(100, self.next_run)
 
+    def after_clip(self, run, sketch, above):
+        """An animated run: the document's time, the sketch's keyframes and frames after it,
+        and the result layer's keyframes and frames."""
+        doc = self.doc
+        run["time_after"] = doc.currentTime()
+        run["sketch_keyframes_after"] = self.keyframes(sketch)
+        run["undo_history_after"] = self.undo_history()
+        run["sketch_frames_unchanged"] = all(
+            self.dump(sketch, f"{run['name']}-sketch-after-{t}.raw", at=t)
+            == self.digest(f"{run['name']}-sketch-before-{t}.raw")
+            for t in run["frames"]
+        )
+        self.expect(run["sketch_frames_unchanged"], f"{run['name']}: a sketch frame changed")
+        if above is not None and above.name() == "Clean Sketch":
+            run["result_animated"] = above.animated()
+            run["result_keyframes"] = self.keyframes(above)
+            for time_ in run["result_keyframes"]:
+                self.dump(above, f"{run['name']}-result-{time_}.raw", at=time_)
+
     def after_undo(self, run):
         run["layers_after_undo"] = self.layers()
+        if run.get("frames"):
+            run["sketch_keyframes_after_undo"] = self.keyframes(self.nodes["Sketch"])
         self.check_expectation(run)
         self.result["runs"].append(run)
         self.later(100, self.next_run)
@@ -430,16 +494,38 @@ class Harness(QtCore.QObject):
             for n in self.layers_nodes()
         ]
 
-    def dump(self, node, name, projection=False):
+    def dump(self, node, name, projection=False, at=None):
         """Write the node's pixels over the canvas to a file; return a digest of them.
-        projection: the rendered pixels (a vector layer's shapes have no paint device)."""
-        import hashlib
-
-        read = node.projectionPixelData if projection else node.pixelData
-        data = bytes(read(0, 0, self.doc.width(), self.doc.height()))
+        projection: the rendered pixels (a vector layer's shapes have no paint device);
+        at: the keyframe at that time (read without switching the document's time)."""
+        w, h = self.doc.width(), self.doc.height()
+        if at is not None:
+            data = bytes(node.pixelDataAtTime(0, 0, w, h, at))
+        else:
+            read = node.projectionPixelData if projection else node.pixelData
+            data = bytes(read(0, 0, w, h))
         with open(os.path.join(self.out, name), "wb") as f:
             f.write(data)
-        return hashlib.sha256(data).hexdigest()
+        return self.digest(name)
+
+    def digest(self, name):
+        import hashlib
+
+        with open(os.path.join(self.out, name), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def keyframes(self, node):
+        return [t for t in range(KEYFRAME_SCAN) if node.hasKeyframeAtTime(t)]
+
+    def undo_history(self):
+        """The entries of Krita's Undo History docker, oldest first."""
+        for docker in self.app.dockers():
+            if docker.objectName() == "History":
+                for view in docker.findChildren(QtWidgets.QAbstractItemView):
+                    model = view.model()
+                    if model is not None:
+                        return [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+        return None
 
     # -- ending
     def conclude(self):
