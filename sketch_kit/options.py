@@ -315,7 +315,8 @@ def describe_model(entry: dict) -> str:
     if entry.get("parameters"):
         parts.append(f"{entry['parameters'] / 1e6:.1f} M parameters")
     if entry.get("training_data"):
-        parts.append(f"trained on {entry['training_data']}")
+        data = str(entry["training_data"])
+        parts.append(f"trained on {data if len(data) <= 60 else data[:59] + '…'}")
     if entry.get("default"):
         parts.append("the backend's default")
     text = "; ".join(parts)

@@ -210,7 +210,9 @@ class OptionsDialog(QtWidgets.QDialog):
         if entry is None:
             self.model_card.hide()
             return
-        self.model_card.setText(describe_model(entry))
+        card = describe_model(entry)
+        self.model_card.setText(card.split("; trained on")[0].split(". ")[0])
+        self.model_card.setToolTip(card)  # training data and notes: one hover away
         self.model_card.show()
 
     # -- presets and diagnostics

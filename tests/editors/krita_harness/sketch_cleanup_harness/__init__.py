@@ -167,7 +167,8 @@ class Harness(QtCore.QObject):
             run["preview_header"] = {k: header.get(k) for k in ("region", "exact", "format")}
             run["preview_status"] = preview.status.text()
             card = dialog.findChild(QtWidgets.QLabel, "model_card")
-            run["model_card"] = card.text() if card is not None and card.isVisible() else None
+            shown = card is not None and card.isVisible()
+            run["model_card"] = [card.text(), card.toolTip()] if shown else None
             run["models_offered"] = [
                 dialog.widgets["model"].itemText(i) for i in range(dialog.widgets["model"].count())
             ]
