@@ -96,6 +96,23 @@ class Session:
         self.svg: str | None = None  # the result traced, when the options asked for it
         self._deadline = 0.0
 
+    @classmethod
+    def for_options(
+        cls, options, process: local.BackendProcess, settings_place: str, name: str = ""
+    ) -> Session:
+        """A session with the backend settings of an editor's EditorOptions."""
+        session = cls(
+            options.server,
+            key_file=options.server_key_file,
+            autostart=options.autostart,
+            job_timeout=options.timeout_minutes * 60,
+            idle_exit=options.idle_exit_minutes * 60,
+            process=process,
+            settings_place=settings_place,
+        )
+        session.name = name or session.name
+        return session
+
     # -- what the editor reads
     @property
     def done(self) -> bool:

@@ -211,17 +211,9 @@ def clean_layer(image, drawables, config, progress) -> None:
         request = options.clean_options(source.fmt)
     except ProtocolError as exc:
         raise document.PluginError(f"Invalid option: {exc.message}.") from None
-    session = Session(
-        options.server,
-        key_file=options.server_key_file,
-        autostart=options.autostart,
-        job_timeout=options.timeout_minutes * 60,
-        idle_exit=options.idle_exit_minutes * 60,
-        # GIMP ends this process after every run, and kills a cancelled one's group
-        process=BackendProcess("the GIMP plug-in", detached=True),
-        settings_place=SETTINGS_PLACE,
-    )
-    session.name = source.name
+    # GIMP ends this process after every run, and kills a cancelled one's group
+    process = BackendProcess("the GIMP plug-in", detached=True)
+    session = Session.for_options(options, process, SETTINGS_PLACE, source.name)
     session.start()
     session.drive((State.CONNECTING, State.STARTING), progress)
     _check(session)

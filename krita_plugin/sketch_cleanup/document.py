@@ -225,6 +225,17 @@ def _same_document(a, b) -> bool:
         return a.fileName() == b.fileName() and a.name() == b.name()
 
 
+def _still_there(src: Source):
+    """The source layer's parent, or a Refusal if the image or the layer went away while
+    the backend worked."""
+    if not any(_same_document(d, src.doc) for d in _app().documents()):
+        raise Refusal("The image was closed while it was being cleaned; nothing was added.")
+    parent = src.node.parentNode()
+    if parent is None:
+        raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+    return parent
+
+
 def add_result_layer(src: Source, header: dict, data: bytes) -> str:
     """Add the result as a new paint layer right above the source: one undo step."""
     x, y, w, h = src.rect
@@ -236,11 +247,7 @@ def add_result_layer(src: Source, header: dict, data: bytes) -> str:
     if len(data) != w * h * pixels.layout(src.fmt)[0]:
         raise Refusal(f"The backend's result has {len(data)} bytes; expected {w}×{h} pixels.")
     doc, node = src.doc, src.node
-    if not any(_same_document(d, doc) for d in _app().documents()):
-        raise Refusal("The image was closed while it was being cleaned; nothing was added.")
-    parent = node.parentNode()
-    if parent is None:
-        raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+    parent = _still_there(src)
     if src.mask is not None:
         data = pixels.mask_alpha(data, src.fmt, src.mask)
     layer = doc.createNode(RESULT_LAYER, "paintlayer")
@@ -265,11 +272,7 @@ def add_vector_layer(src: Source, traced: str) -> str:
     """
     x, y, _, _ = src.rect
     doc, node = src.doc, src.node
-    if not any(_same_document(d, doc) for d in _app().documents()):
-        raise Refusal("The image was closed while it was being cleaned; nothing was added.")
-    parent = node.parentNode()
-    if parent is None:
-        raise Refusal(f"The layer “{src.name}” was deleted while it was being cleaned.")
+    parent = _still_there(src)
     # Krita reads vector shapes in points: size the page so one user unit is one pixel
     placed = svg.place(traced, x, y, doc.width(), doc.height(), 72.0 / doc.resolution())
     layer = doc.createVectorLayer(VECTOR_LAYER)

@@ -140,13 +140,7 @@ class PreviewPane(QtWidgets.QWidget):
             self.status.setText(f"No preview: {exc}")
             return
         if self.previewer is None:
-            session = Session(
-                options.server,
-                key_file=options.server_key_file,
-                autostart=options.autostart,
-                process=self.process,
-                settings_place="the Backend options below",
-            )
+            session = Session.for_options(options, self.process, "the Backend options below")
             self.previewer = Previewer(session)
         src = self.source
         self.previewer.show(Request(src.data, src.width, src.height, src.fmt, wanted, src.region))

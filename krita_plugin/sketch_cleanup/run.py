@@ -123,17 +123,7 @@ class Controller(QtCore.QObject):
 
 def new_session(controller: Controller, options: EditorOptions, name: str) -> Session:
     """A kit Session with the artist's backend settings and the plugin's one backend process."""
-    session = Session(
-        options.server,
-        key_file=options.server_key_file,
-        autostart=options.autostart,
-        job_timeout=options.timeout_minutes * 60,
-        idle_exit=options.idle_exit_minutes * 60,
-        process=controller.process,
-        settings_place=SETTINGS_PLACE,
-    )
-    session.name = name
-    return session
+    return Session.for_options(options, controller.process, SETTINGS_PLACE, name)
 
 
 class Job(QtCore.QObject):

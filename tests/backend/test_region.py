@@ -185,14 +185,7 @@ def test_a_region_job_can_be_cancelled(client):
     job = client.start_clean(
         gray.tobytes(), 2500, 2500, "gray8", {"scale": 1.0}, [50, 60, 2400, 2400]
     )
-    while job.stage != "inference":
-        client.pump(0.05)
-        assert not job.finished
-    client.cancel(job)
-    with pytest.raises(proto.BackendError) as err:
-        client.wait(job, timeout=60)
-    assert err.value.code == "cancelled"
-    assert client.ping()["type"] == "pong"
+    fixtures.cancel_mid_inference(client, job)
 
 
 def test_a_broker_passes_regions_and_refuses_bad_ones(broker_server):

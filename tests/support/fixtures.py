@@ -258,3 +258,20 @@ def dealer(endpoint: str):
         yield sock
     finally:
         sock.close()
+
+
+def cancel_mid_inference(client, job) -> None:
+    """Cancel `job` once the network runs it; it must end `cancelled` and the backend live on."""
+    from sketch_kit.protocol import BackendError
+
+    while job.stage != "inference":
+        client.pump(0.05)
+        assert not job.finished, "the job ended before it could be cancelled"
+    client.cancel(job)
+    try:
+        client.wait(job, timeout=60)
+    except BackendError as exc:
+        assert exc.code == "cancelled", exc
+    else:
+        raise AssertionError("the job finished instead of being cancelled")
+    assert client.ping()["type"] == "pong"
