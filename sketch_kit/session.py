@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from . import defaults, local
 from .client import Client, Job
+from .options import EditorOptions
 from .protocol import (
     EXIT_ADDRESS_IN_USE,
     BackendError,
@@ -98,7 +99,11 @@ class Session:
 
     @classmethod
     def for_options(
-        cls, options, process: local.BackendProcess, settings_place: str, name: str = ""
+        cls,
+        options: EditorOptions,
+        process: local.BackendProcess,
+        settings_place: str,
+        name: str = "",
     ) -> Session:
         """A session with the backend settings of an editor's EditorOptions."""
         session = cls(
