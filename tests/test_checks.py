@@ -26,6 +26,9 @@ ALLOWED = {
         "tqdm",
         "jax",
         "torch",
+        "skan",  # the vector tracer's libraries (backend/vector/)
+        "numba",
+        "vtracer",
     },
     "krita_plugin/sketch_cleanup": {"sketch_kit", "krita", "PyQt5", "PyQt6", "zmq"},
     "gimp_plugin/sketch-cleanup": {"sketch_kit", "gi", "zmq"},
