@@ -277,11 +277,18 @@ class Harness(QtCore.QObject):
         w, h = doc.width(), doc.height()
         for key, path in sorted(sc["keyframes"].items(), key=lambda item: int(item[0])):
             time_ = int(key)
-            doc.setCurrentTime(time_)
-            doc.waitForDone()
-            if not sketch.hasKeyframeAtTime(time_):
-                self.app.action("add_blank_frame").trigger()
+            for _ in range(20):  # Krita moves to a time asynchronously: make sure it did
+                doc.setCurrentTime(time_)
                 doc.waitForDone()
+                QtWidgets.QApplication.processEvents()
+                if sketch.hasKeyframeAtTime(time_):
+                    break
+                if doc.currentTime() == time_:
+                    self.app.action("add_blank_frame").trigger()
+                    doc.waitForDone()
+                    QtWidgets.QApplication.processEvents()
+            else:
+                raise RuntimeError(f"could not add a keyframe at {time_}")
             with open(path, "rb") as f:
                 sketch.setPixelData(QtCore.QByteArray(f.read()), 0, 0, w, h)
         doc.setCurrentTime(sc.get("time_after_setup", 0))
