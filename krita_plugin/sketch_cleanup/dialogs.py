@@ -17,6 +17,7 @@ from sketch_kit.options import (
 )
 from sketch_kit.protocol import COLOR_PATTERN
 
+from .preview import PreviewPane
 from .qt import QtCore, QtGui, QtWidgets
 
 GROUP_TITLES = {"result": "Result", "backend": "Backend"}
@@ -99,10 +100,9 @@ class OptionsDialog(QtWidgets.QDialog):
         self.preview = preview(self) if preview is not None else None
         if self.preview is not None:
             columns.addWidget(self.preview, 1)
+        if isinstance(self.preview, PreviewPane):  # not the "No preview: …" label
             self._watch_changes(self.preview.changed)
-            models = getattr(self.preview, "models_known", None)
-            if models is not None:
-                models.connect(self.set_models)
+            self.preview.models_known.connect(self.set_models)
             self.finished.connect(self.preview.close_preview)
 
     def _widget(self, field: Field):

@@ -29,8 +29,6 @@ def unavailable(reason: str) -> QtWidgets.QLabel:
     label.setObjectName("preview_status")
     label.setWordWrap(True)
     label.setMaximumWidth(320)
-    label.close_preview = lambda: None  # the dialog closes whatever sits there
-    label.changed = lambda *_args: None
     return label
 
 
