@@ -308,12 +308,19 @@ def dump_presets(presets: dict[str, dict[str, str]]) -> str:
     return json.dumps(presets, sort_keys=True, ensure_ascii=False)
 
 
-def describe_model(entry: dict) -> str:
-    """One line about a model of `info.models`, for the dialog under its choice."""
+def model_headline(entry: dict) -> str:
+    """A model of `info.models` in a few words: its title, version and size."""
     title = entry.get("title") or entry.get("name", "?")
     parts = [f"{title} {entry['version']}" if entry.get("version") else title]
     if entry.get("parameters"):
         parts.append(f"{entry['parameters'] / 1e6:.1f} M parameters")
+    return "; ".join(parts)
+
+
+def describe_model(entry: dict) -> str:
+    """All an artist reads about a model of `info.models`: the headline, its training data,
+    whether it is the default, its notes."""
+    parts = [model_headline(entry)]
     if entry.get("training_data"):
         data = str(entry["training_data"])
         parts.append(f"trained on {data if len(data) <= 60 else data[:59] + '…'}")

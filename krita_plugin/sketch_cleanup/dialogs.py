@@ -12,6 +12,7 @@ from sketch_kit.options import (
     EditorOptions,
     Field,
     describe_model,
+    model_headline,
     preset_of,
     with_preset,
 )
@@ -210,9 +211,8 @@ class OptionsDialog(QtWidgets.QDialog):
         if entry is None:
             self.model_card.hide()
             return
-        card = describe_model(entry)
-        self.model_card.setText(card.split("; trained on")[0].split(". ")[0])
-        self.model_card.setToolTip(card)  # training data and notes: one hover away
+        self.model_card.setText(model_headline(entry))
+        self.model_card.setToolTip(describe_model(entry))  # training data, notes: a hover away
         self.model_card.show()
 
     # -- presets and diagnostics
