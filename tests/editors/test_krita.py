@@ -10,11 +10,9 @@ command to run, when Krita or Xvfb is not installed (tests/provision_krita.sh).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import struct
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -184,21 +182,8 @@ def pid_alive(pid: int) -> bool:
 
 def backend_json(home: Path, test_model: Path, endpoint: str, *extra: str) -> None:
     """What install.py's launcher step writes, pointing at this checkout and the test model."""
-    config = {
-        "command": [
-            sys.executable,
-            "-m",
-            "backend",
-            "serve",
-            "--model",
-            str(test_model),
-            *fixtures.TEST_SERVE_OPTIONS,
-            *extra,
-        ],
-        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
-        "endpoint": endpoint,
-    }
-    (home / "sketch-cleanup" / "backend.json").write_text(json.dumps(config))
+    command = fixtures.serve_command(test_model, *fixtures.TEST_SERVE_OPTIONS, *extra)
+    fixtures.write_backend_json(home / "sketch-cleanup", command, endpoint)
 
 
 def names(layers: list[dict]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -71,13 +70,7 @@ def clean(
 def install_test_backend(home: Path, monkeypatch, test_model: Path, command=None) -> str:
     """A backend.json in `home` (made SKETCH_CLEANUP_HOME) for the test model on a free port."""
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
-    config = {
-        "command": command
-        or [sys.executable, "-m", "backend", "serve", "--model", str(test_model)],
-        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
-        "endpoint": endpoint,
-    }
-    (home / "backend.json").write_text(json.dumps(config))
+    fixtures.write_backend_json(home, command or fixtures.serve_command(test_model), endpoint)
     monkeypatch.setenv("SKETCH_CLEANUP_HOME", str(home))
     return endpoint
 

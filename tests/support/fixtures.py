@@ -275,3 +275,18 @@ def cancel_mid_inference(client, job) -> None:
     else:
         raise AssertionError("the job finished instead of being cancelled")
     assert client.ping()["type"] == "pong"
+
+
+def serve_command(model: Path, *extra: str) -> list[str]:
+    """`python -m backend serve` of this checkout with `model`, as a backend.json command."""
+    return [sys.executable, "-m", "backend", "serve", "--model", str(model), *extra]
+
+
+def write_backend_json(folder: Path, command: list[str], endpoint: str) -> None:
+    """What install.py's launcher step writes (into SKETCH_CLEANUP_HOME), for this checkout."""
+    config = {
+        "command": command,
+        "env": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        "endpoint": endpoint,
+    }
+    (Path(folder) / "backend.json").write_text(json.dumps(config))
