@@ -68,6 +68,15 @@ def _add_training_args(p: argparse.ArgumentParser, *, lr: float, epochs: int, pa
         help="halve the LR when val loss plateaus, cosine decay, or constant (%(default)s)",
     )
     p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="train for this much wall-clock time (all resumes together), stopping at the "
+        "first epoch end past it; --epochs becomes an upper bound and a cosine schedule "
+        "decays over the time rather than over the steps (for a leased GPU)",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=int,
         default=1,
@@ -303,6 +312,7 @@ def _train_config(args: argparse.Namespace, **command_options):
         patch=args.patch,
         lr=args.lr,
         lr_schedule=args.lr_schedule,
+        time_budget_minutes=args.time_budget,
         checkpoint_every=args.checkpoint_every,
         keep_checkpoints=args.keep_checkpoints,
         patience=args.patience,

@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from trainer.run_folder import RunStart, find_checkpoints, save_model, write_jso
 __all__ = [
     "RunCallbacks",
     "EpochTimer",
+    "TimeBudget",
     "ResumableEarlyStopping",
     "ResumableReduceLROnPlateau",
     "CsvLog",
@@ -53,6 +55,33 @@ class EpochTimer(keras.callbacks.Callback):
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
         print(f"epoch {epoch + 1}: {dt:.1f} s (total {self.total:.0f} s)", flush=True)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training at the first epoch end past a wall-clock budget (all resumes together).
+
+    On a leased GPU the time is known in advance and the step rate is not, so a ``cosine``
+    schedule decays over the share of the budget spent instead of over a step count, set at
+    each epoch start (short epochs make it smooth).
+    """
+
+    def __init__(self, timer: EpochTimer, seconds: float, cosine_from: float | None):
+        super().__init__()
+        self.timer, self.seconds, self.cosine_from = timer, seconds, cosine_from
+
+    def learning_rate(self) -> float:
+        assert self.cosine_from is not None
+        spent = min(1.0, self.timer.total / self.seconds)
+        return self.cosine_from * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * spent)))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.cosine_from is not None:
+            self.model.optimizer.learning_rate = self.learning_rate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.timer.total >= self.seconds:
+            print(f"time budget of {self.seconds / 60:g} min spent: stopping", flush=True)
+            self.model.stop_training = True
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -199,6 +228,7 @@ class RunCallbacks:
 
     monitor: str
     timer: EpochTimer
+    time_budget: TimeBudget | None
     plateau: ResumableReduceLROnPlateau | None
     early_stopping: ResumableEarlyStopping
     best: BestWeights
@@ -247,9 +277,15 @@ class RunCallbacks:
                 )
             else:
                 print("tensorflow/tensorboard not importable: no TensorBoard logs", flush=True)
+        timer = EpochTimer(float(state.get("seconds", 0.0)))
+        time_budget = None
+        if cfg.time_budget_minutes is not None:
+            cosine_from = cfg.lr if cfg.lr_schedule == "cosine" else None
+            time_budget = TimeBudget(timer, cfg.time_budget_minutes * 60.0, cosine_from)
         return cls(
             monitor=monitor,
-            timer=EpochTimer(float(state.get("seconds", 0.0))),
+            timer=timer,
+            time_budget=time_budget,
             plateau=plateau,
             early_stopping=early_stopping,
             best=BestWeights(run_dir / "best.weights.npz", monitor, best_val, is_chief),
@@ -273,10 +309,11 @@ class RunCallbacks:
     def in_order(
         self, checkpointer: Checkpointer, extra: Sequence[keras.callbacks.Callback]
     ) -> list[keras.callbacks.Callback]:
-        """Timer (adds to the logs) -> plateau -> early stopping -> best weights -> CSV log ->
+        """Timer (adds to the logs) -> time budget -> plateau -> early stopping -> best weights -> CSV log ->
         checkpoint (so a checkpointed epoch is always in the log) -> TensorBoard -> extra."""
         ordered = [
             self.timer,
+            self.time_budget,
             self.plateau,
             self.early_stopping,
             self.best,

@@ -37,6 +37,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "plateau"  # plateau | cosine | constant
     lr_patience: int = 4
+    time_budget_minutes: float | None = None  # stop (and decay a cosine LR) by wall-clock time
     checkpoint_every: int = 1
     keep_checkpoints: int = 3
     patience: int = 10
@@ -77,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"--patch must be a multiple of 8, got {self.patch}")
         if self.epochs < 1 or self.batch_size < 1 or self.accum_steps < 1:
             raise ValueError("--epochs, --batch-size and --accum-steps must be >= 1")
+        if self.time_budget_minutes is not None and self.time_budget_minutes <= 0:
+            raise ValueError("--time-budget must be > 0 minutes")
         if self.checkpoint_every < 1:
             raise ValueError("--checkpoint-every must be >= 1")
         if self.lr_schedule not in LR_SCHEDULES:

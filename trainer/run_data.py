@@ -41,6 +41,8 @@ def make_datasets(
         shard=shard,
         workers=workers,
         use_multiprocessing=cfg.use_multiprocessing,
+        # Keras keeps at most this many batches in flight: enough to keep every loader busy.
+        max_queue_size=max(10, 2 * workers),
     )
     train_ds = SketchDataset(
         train_pairs,

@@ -239,9 +239,10 @@ def _freeze_encoder(model: keras.Model) -> int:
 
 def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
     lr: Any = cfg.lr
-    if cfg.lr_schedule == "cosine":
+    if cfg.lr_schedule == "cosine" and cfg.time_budget_minutes is None:
         # The schedule is evaluated at the optimizer's micro-step counter (every batch, also
-        # under gradient accumulation), hence batches rather than updates.
+        # under gradient accumulation), hence batches rather than updates. Under a time budget
+        # the TimeBudget callback sets the rate instead.
         lr = keras.optimizers.schedules.CosineDecay(
             cfg.lr, decay_steps=max(1, cfg.epochs * steps_per_epoch), alpha=0.01
         )

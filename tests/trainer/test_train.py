@@ -143,3 +143,37 @@ def test_config_validation():
             TrainConfig(out="unused", **bad).validate()
     with pytest.raises(FileNotFoundError):
         TrainConfig(out="unused", data=["x"], init_from="/nonexistent.keras").validate()
+
+
+def test_time_budget_stops_at_the_first_epoch_end_past_it(tmp_path, pair_folder):
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        data=[str(pair_folder)],
+        epochs=50,
+        batch_size=4,
+        patch=32,
+        model_preset="tiny",
+        val_split=0.2,
+        workers=1,
+        verbose=0,
+        lr_schedule="cosine",
+        time_budget_minutes=1e-6,  # spent within the first epoch
+    )
+    result = train(cfg)
+    assert result.epochs_done == 1 and not result.stopped_early
+    assert [e for e, _ in find_checkpoints(cfg.out)] == [1]  # the stop is checkpointed
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert float(rows[0]["learning_rate"]) == pytest.approx(cfg.lr)  # nothing spent yet
+
+
+def test_time_budget_decays_a_cosine_rate_over_the_time_spent():
+    from trainer.callbacks import EpochTimer, TimeBudget
+
+    def rate(spent: float, cosine_from: float | None = 1e-3) -> float:
+        return TimeBudget(EpochTimer(spent), 600.0, cosine_from).learning_rate()
+
+    assert rate(0.0) == pytest.approx(1e-3)
+    assert rate(300.0) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+    assert rate(600.0) == pytest.approx(1e-5) == rate(900.0)  # floor: lr / 100
+    rates = [rate(s) for s in range(0, 601, 60)]
+    assert rates == sorted(rates, reverse=True)

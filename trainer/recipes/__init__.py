@@ -1,0 +1,1 @@
+"""Scripts of the runs that trained the shipped models (docs/training.md)."""
