@@ -27,6 +27,8 @@ from sketch_kit import local, protocol  # noqa: E402  (the standard library only
 from sketch_kit.defaults import START_TIMEOUT_S  # noqa: E402
 
 MODEL_FILES = ("sketch-unet.keras", "sketch-unet.json")
+# the fast CPU choice the dialogs offer beside the default (models/sketch-unet-small.json)
+SHIPPED_MODEL_FILES = ("sketch-unet-small.keras", "sketch-unet-small.json")
 # the int8 copy for `--runtime openvino-int8` (python -m trainer.quantize), when there is one
 OPTIONAL_MODEL_FILES = ("sketch-unet-int8.xml", "sketch-unet-int8.bin", "sketch-unet-int8.json")
 EXAMPLE = ROOT / "examples" / "revoy_witch_rough.png"
@@ -81,7 +83,7 @@ class Installer:
             target.mkdir(parents=True, exist_ok=True)
             for name in MODEL_FILES:
                 shutil.copy2(ROOT / "models" / name, target / name)
-            for name in OPTIONAL_MODEL_FILES:
+            for name in SHIPPED_MODEL_FILES + OPTIONAL_MODEL_FILES:
                 if (ROOT / "models" / name).exists():
                     shutil.copy2(ROOT / "models" / name, target / name)
         self.done.append(f"model: {target / MODEL_FILES[0]}")

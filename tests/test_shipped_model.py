@@ -96,5 +96,7 @@ def test_flatten_keeps_the_lines_of_a_photo_under_a_lamp(clean):
             lines = ink(clean(image, flatten=flatten))
             scores[name].append(tolerant_scores(lines, truth, 0.002)["f1"])
     mean = {name: float(np.mean(values)) for name, values in scores.items()}
-    assert mean["lamp, flatten"] > mean["lamp"] + 0.015, mean  # measured: 0.865 against 0.835
+    # measured with v4: plain 0.865, lamp 0.854, lamp + flatten 0.864 (v3: 0.835 -> 0.865)
+    assert mean["lamp"] < mean["plain"] - 0.005, mean
+    assert mean["lamp, flatten"] > mean["lamp"] + 0.005, mean
     assert abs(mean["lamp, flatten"] - mean["plain"]) < 0.01, mean
