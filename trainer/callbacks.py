@@ -309,8 +309,9 @@ class RunCallbacks:
     def in_order(
         self, checkpointer: Checkpointer, extra: Sequence[keras.callbacks.Callback]
     ) -> list[keras.callbacks.Callback]:
-        """Timer (adds to the logs) -> time budget -> plateau -> early stopping -> best weights -> CSV log ->
-        checkpoint (so a checkpointed epoch is always in the log) -> TensorBoard -> extra."""
+        """Timer (adds to the logs) -> time budget (reads the timer) -> plateau -> early
+        stopping -> best weights -> CSV log -> checkpoint (so a checkpointed epoch is always in
+        the log) -> TensorBoard -> extra."""
         ordered = [
             self.timer,
             self.time_budget,
