@@ -17,6 +17,7 @@ except ImportError:  # outside GIMP (the tests): only the pure helpers below are
     Babl = Gegl = Gimp = None
 
 LAYER_NAME = "Clean Sketch"
+PREVIEW_SIDE = 512  # the live preview's largest region: quick on a CPU backend
 
 
 class PluginError(Exception):
@@ -62,11 +63,48 @@ class Source:
         return self.layer.get_name()
 
     def read(self) -> bytes:
-        x, y, w, h = self.rect
+        return self.read_part(0, 0, self.rect[2], self.rect[3], self.babl_format)
+
+    def read_part(self, x: int, y: int, w: int, h: int, babl_format: str) -> bytes:
+        """Pixels of a rectangle of `rect` (x, y relative to it) in a babl format; reading
+        never changes the layer."""
         buffer = self.layer.get_buffer()
-        return buffer.get(
-            Gegl.Rectangle.new(x, y, w, h), 1.0, self.babl_format, Gegl.AbyssPolicy.NONE
-        )
+        rect = Gegl.Rectangle.new(self.rect[0] + x, self.rect[1] + y, w, h)
+        return buffer.get(rect, 1.0, babl_format, Gegl.AbyssPolicy.NONE)
+
+
+def preview_region(width: int, height: int, side: int = PREVIEW_SIDE) -> tuple[int, int, int, int]:
+    """The part of a width×height source the live preview shows: all of it up to `side`
+    pixels a side, else its centred side×side middle. The source is the selection's bounds
+    when there is a selection, so a small selection is previewed whole."""
+    w, h = min(width, side), min(height, side)
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+@dataclass
+class PreviewSource:
+    """What the live preview sends (the very pixels Clean Sketch would send, so automatic
+    detail measures the same sketch) and the region of them it shows."""
+
+    source: Source
+    data: bytes
+    region: tuple[int, int, int, int]  # x, y, w, h within data
+    before: bytes  # the region's own pixels as R'G'B'A u8, for the before / after toggle
+
+    @property
+    def width(self) -> int:
+        return self.source.rect[2]
+
+    @property
+    def height(self) -> int:
+        return self.source.rect[3]
+
+
+def preview_source(image, drawables) -> PreviewSource:
+    """The layer as Clean Sketch would read it, or the PluginError it would raise."""
+    src = source_layer(image, drawables)
+    region = preview_region(src.rect[2], src.rect[3])
+    return PreviewSource(src, src.read(), region, src.read_part(*region, "R'G'B'A u8"))
 
 
 def source_layer(image, drawables) -> Source:

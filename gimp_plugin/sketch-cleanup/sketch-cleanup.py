@@ -5,10 +5,11 @@ Sends the active layer (or the selected part of it) to the Sketch Cleanup backen
 ZeroMQ and adds the clean line art as a new layer "Clean Sketch" above it, in one undo
 step. The source layer is never modified. See docs/gimp.md.
 
-This script is the plug-in's UI (procedure, dialog, progress bar); gimp_document.py reads
-and writes the image; the shared kit (`sketch_kit/`, copied next to this file by
-install.py) finds the backend and runs the job. pyzmq comes from ./vendor when install.py
-put it there, else from the Python running GIMP's plug-ins.
+This script is the plug-in's UI (procedure, dialog, progress bar); gimp_preview.py is the
+dialog's live preview; gimp_document.py reads and writes the image; the shared kit
+(`sketch_kit/`, copied next to this file by install.py) finds the backend and runs the
+job. pyzmq comes from ./vendor when install.py put it there, else from the Python running
+GIMP's plug-ins.
 """
 
 import os
@@ -49,6 +50,10 @@ DIAGNOSTICS = "plug-in-sketch-cleanup-diagnostics"
 SETTINGS_PLACE = "the Clean Sketch dialog (Backend connection)"
 RW = GObject.ParamFlags.READWRITE
 DEFAULTS = EditorOptions()
+# The backend this plug-in process started, if any: one for the dialog's preview and the
+# clean after it, so a backend the preview is still starting is waited for, not started
+# twice. Detached: GIMP ends this process after every run, and kills a cancelled one's group.
+PROCESS = BackendProcess("the GIMP plug-in", detached=True)
 
 
 def _arg(name: str) -> str:
@@ -102,7 +107,48 @@ def read_options(config) -> EditorOptions:
     return EditorOptions(**values)
 
 
-def _show_dialog(procedure, config) -> bool:
+def _add_preview(dialog, config, image, drawables):
+    """The live preview to the right of the options; returns the notify handler to drop
+    when the dialog ends. Anything wrong with the layer shows as "No preview: …"."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    handler = None
+    try:
+        import gimp_preview
+
+        source = document.preview_source(image, drawables)
+        pane = gimp_preview.PreviewPane(
+            source, lambda: read_options(config), PROCESS, SETTINGS_PLACE
+        )
+    except document.PluginError as exc:
+        pane = Gtk.Label(label=f"No preview: {exc}", wrap=True, max_width_chars=40)
+    except Exception as exc:  # a bug: never let the preview block the dialog
+        traceback.print_exc()
+        pane = Gtk.Label(label=f"No preview: {exc!r}", wrap=True, max_width_chars=40)
+    else:
+        handler = config.connect("notify", pane.changed)
+        gimp_preview.dump_hook(dialog, pane, config)
+    content = dialog.get_content_area()
+    options = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=content.get_spacing())
+    # fill() packs the option rows straight into the content area, above GIMP's own
+    # "Load Saved / Save Settings" and Help/Reset/Cancel/OK button boxes: the rows become
+    # the left column, the buttons stay below both columns
+    for child in content.get_children():
+        if isinstance(child, Gtk.ButtonBox):
+            break
+        content.remove(child)
+        options.pack_start(child, False, False, 0)
+    columns = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    columns.pack_start(options, False, False, 0)
+    columns.pack_start(pane, True, True, 0)
+    content.pack_start(columns, True, True, 0)
+    content.reorder_child(columns, 0)
+    columns.show_all()
+    return handler
+
+
+def _show_dialog(procedure, config, image, drawables) -> bool:
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
 
@@ -123,8 +169,13 @@ def _show_dialog(procedure, config) -> bool:
                 dialog.set_sensitive_if_in(_arg(field.name), None, _arg(choice), values, True)
     except Exception:  # cosmetics only: never let them block the dialog
         pass
-    accepted = dialog.run()
-    dialog.destroy()
+    handler = _add_preview(dialog, config, image, drawables)
+    try:
+        accepted = dialog.run()
+    finally:
+        if handler is not None:
+            config.disconnect(handler)
+        dialog.destroy()  # the pane's destroy cancels its job
     return accepted
 
 
@@ -211,9 +262,7 @@ def clean_layer(image, drawables, config, progress) -> None:
         request = options.clean_options(source.fmt)
     except ProtocolError as exc:
         raise document.PluginError(f"Invalid option: {exc.message}.") from None
-    # GIMP ends this process after every run, and kills a cancelled one's group
-    process = BackendProcess("the GIMP plug-in", detached=True)
-    session = Session.for_options(options, process, SETTINGS_PLACE, source.name)
+    session = Session.for_options(options, PROCESS, SETTINGS_PLACE, source.name)
     session.start()
     session.drive((State.CONNECTING, State.STARTING), progress)
     _check(session)
@@ -228,7 +277,9 @@ def clean_layer(image, drawables, config, progress) -> None:
 
 
 def run(procedure, run_mode, image, drawables, config, data):
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(procedure, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not _show_dialog(
+        procedure, config, image, drawables
+    ):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     interactive = run_mode == Gimp.RunMode.INTERACTIVE
     progress = CancellableProgress() if interactive else Progress()

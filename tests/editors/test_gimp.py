@@ -118,8 +118,15 @@ class GimpRunner:
         assert os.access(self.plugin_dir / "sketch-cleanup.py", os.X_OK)
         return lines
 
-    def run(self, cases: dict[str, tuple[np.ndarray, dict]], data_home: Path | None = None):
-        """{case name: (image, case spec)} -> {case name: result}."""
+    def run(
+        self,
+        cases: dict[str, tuple[np.ndarray, dict]],
+        data_home: Path | None = None,
+        gui: dict[str, str] | None = None,
+    ):
+        """{case name: (image, case spec)} -> {case name: result}. gui: run GUI GIMP
+        (gimp-3.0) instead of gimp-console-3.0, with these extra environment variables
+        (DISPLAY at least)."""
         work = self.base / f"run-{uuid.uuid4().hex[:8]}"
         work.mkdir(parents=True)
         shutil.copy(BATCH, work / "clean_cases.py")
@@ -141,12 +148,14 @@ class GimpRunner:
             f"SPEC = {self.inside(work / 'spec.json')!r}; "
             f"exec(open({self.inside(work / 'clean_cases.py')!r}).read())"
         )
+        gimp = ["gimp-console-3.0", "-i"]
+        if gui is not None:
+            gimp = [*(f"{k}={v}" for k, v in gui.items()), "gimp-3.0", "--no-splash"]
         command = [
             "chroot", str(CHROOT), "env", "-i",
             f"HOME={self.inside(self.home)}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
             f"SKETCH_CLEANUP_HOME={self.inside(data_home)}",
-            "gimp-console-3.0", "-i", "--batch-interpreter", "python-fu-eval",
-            "-b", code, "--quit",
+            *gimp, "--batch-interpreter", "python-fu-eval", "-b", code, "--quit",
         ]  # fmt: skip
         log = work / "gimp.log"
         timeout = GIMP_TIMEOUT + 20 * len(cases)

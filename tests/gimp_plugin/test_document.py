@@ -1,4 +1,4 @@
-"""The GIMP plug-in's pixel formats, outside GIMP."""
+"""The GIMP plug-in's pixel formats and preview region, outside GIMP."""
 
 import sys
 from pathlib import Path
@@ -26,3 +26,16 @@ import gimp_document  # noqa: E402
 def test_every_precision_keeps_its_depth(nick, expected):
     assert gimp_document.formats_for_precision(nick) == expected
     assert expected[1] in FORMATS
+
+
+@pytest.mark.parametrize(
+    "size, region",
+    [
+        ((300, 200), (0, 0, 300, 200)),  # a small layer or selection: all of it
+        ((700, 600), (94, 44, 512, 512)),  # a big one: its centred 512²
+        ((1000, 100), (244, 0, 512, 100)),
+        ((513, 512), (0, 0, 512, 512)),
+    ],
+)
+def test_preview_region_is_the_centred_part_of_at_most_512_px(size, region):
+    assert gimp_document.preview_region(*size) == region

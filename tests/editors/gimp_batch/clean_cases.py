@@ -1,6 +1,7 @@
 # Runs inside gimp-console-3.0 (python-fu-eval), exec'd with SPEC = "/path/spec.json" set.
 # For each case of the spec it loads a real image file, sets it up as the case says, calls
-# the real plug-in procedure through the PDB (NONINTERACTIVE, with a config) and writes
+# the real plug-in procedure through the PDB (NONINTERACTIVE, with a config; in GUI GIMP
+# also INTERACTIVE, which opens the real dialog: test_gimp_preview.py) and writes
 # what happened to CASE_OUT/result.json plus raw pixel dumps that the test checks with
 # numpy. One GIMP start serves many cases (a start costs seconds); each case gets its own
 # image. GIMP's exit code does not pass through, hence the result files and done.json.
@@ -72,7 +73,7 @@ def run_case(case, result):
     out = case["out_dir"]
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(case["image"]))
     source = image.get_layers()[0]
-    source.set_name("sketch")
+    source.set_name(case.get("layer_name", "sketch"))
     if case.get("indexed"):
         image.convert_indexed(
             Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False, True, ""
@@ -113,7 +114,10 @@ def run_case(case, result):
     if procedure is None:
         return
     config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    # interactive (GUI GIMP only): the real dialog, answered by the plug-in's preview hook
+    interactive = case.get("interactive")
+    mode = Gimp.RunMode.INTERACTIVE if interactive else Gimp.RunMode.NONINTERACTIVE
+    config.set_property("run-mode", mode)
     config.set_property("image", image)
     config.set_core_object_array("drawables", [target])
     for name, value in case.get("config", {}).items():
