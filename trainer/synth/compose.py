@@ -7,7 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from . import figures, glyphs, icons, shapes
+from . import figures, glyphs, icons, peeps, shapes
 from .curves import Element, Stroke, arclen, resample_many
 
 # name: (source, relative frequency, smallest size in line widths)
@@ -28,6 +28,7 @@ SOURCES = {
     "text": (glyphs.hershey_text, 0.05, 12),
     "letters": (glyphs.outline_letters, 0.02, 25),
     "icon": (icons.icon, 0.10, 30),
+    "peep": (peeps.peep, 0.06, 70),
 }
 
 # density: (probability, number of elements, element size as a fraction of the canvas)
@@ -44,8 +45,14 @@ MAX_INK = 0.16  # no more elements once this much is covered
 
 @lru_cache(maxsize=1)
 def _usable_sources():
-    ok = {**glyphs.available(), "icons": icons.available()}
-    need = {"kanji": "kanji", "text": "hershey", "letters": "outline_letters", "icon": "icons"}
+    ok = {**glyphs.available(), "icons": icons.available(), "peeps": peeps.available()}
+    need = {
+        "kanji": "kanji",
+        "text": "hershey",
+        "letters": "outline_letters",
+        "icon": "icons",
+        "peep": "peeps",
+    }
     names = [k for k in SOURCES if ok.get(need.get(k, ""), True)]
     w = np.array([SOURCES[k][1] for k in names])
     return names, w / w.sum()
