@@ -4,6 +4,10 @@ The network's lines come out as thick as it happens to draw them (and thicker wh
 unsure). Thinning the line mask to its centre line and re-stroking that with the distance
 transform gives every line the width the artist asked for, whatever the raw thickness.
 
+`auto` only thins (`thin=True`): the re-stroked band is cut to the lines as drawn, so a line
+already narrower than the width, a short hatch stroke, a dot or a small loop comes back as the
+network drew it, with its full length, and only bolder lines are brought down to the width.
+
 Centre lines and hole filling are not local (a skeleton moves with a stroke's whole shape),
 so a canvas is re-stroked in blocks of BLOCK px on a grid from its top-left corner, each
 computed from itself and `context(width)` px around it. A region request re-strokes the
@@ -18,18 +22,24 @@ from skimage.morphology import remove_small_holes, skeletonize
 
 from backend.window import Box
 
-# `auto` inks a line as heavy as one pass of the sketch's pencil. The backend's estimate
-# (2 × ink area / outline) over-measures a rough's strokes: several passes merge and the grain
-# frays their outline. On the synthetic roughs, whose clean lines are known, strokes measure
-# 3.5 px around 2 px lines; on the Revoy rough 0.6 × its 3.5 px gives lines as heavy as its
-# single passes. Within what reads as clean ink at canvas resolution: under 1 px a line breaks
-# up into faint dots, over 4 px it is a marker's scribble, not the width to ink at.
-AUTO_WIDTH_FRACTION = 0.6
-AUTO_WIDTH_RANGE = (1.0, 4.0)
+# `auto` thins lines to at most one pass of the sketch's pencil and never thickens one. The
+# backend's estimate (2 × ink area / outline) over-measures a rough's strokes: several passes
+# merge and the grain frays their outline. The Revoy rough measures 3.5 px: 0.65 × that inks it
+# in 2 px lines (ink 0.15, against 0.27 as the network drew it). On the held-out synthetic
+# roughs, whose clean lines are about 3 px, a bigger share keeps more F-score (0.7 adds about
+# 0.01 at 0.2 % tolerance) but would put the Revoy rough at 2.45 px, on the edge of rounding to
+# 3 px lines (ink 0.21) on white. Thinning below 2 px breaks lines into dots (a line already
+# thinner is kept as drawn); over 4 px is a marker's scribble, not the width to ink at.
+AUTO_WIDTH_FRACTION = 0.65
+AUTO_WIDTH_RANGE = (2.0, 4.0)
 LINE_LEVEL = 0.5  # soft strength at or above this is line, for the centre line
 # Pinholes in a thick stretch of the network's output would thin into a mesh of little cells;
 # holes up to this many squared line widths are filled first (a drawn loop is larger).
 HOLE_AREA = 6.0
+# Thinning only fills pinholes (up to this many squared widths): a bigger hole may be a small
+# drawn loop (an eye, a letter's counter) that the cut band keeps as drawn, and filled it would
+# thin into one line.
+PINHOLE_AREA = 1.0
 BLOCK = 256  # px a side of the blocks a canvas is re-stroked in
 # Context each block is re-stroked with: a skeleton near a cut stroke moves by about the
 # stroke's half width, and a hole's fill needs the hole; more than either costs time
@@ -45,11 +55,17 @@ def auto_width(measured: float | None) -> float:
     return float(np.clip(AUTO_WIDTH_FRACTION * measured, low, high))
 
 
-def centre_line(strength: np.ndarray, width: float = 1.0) -> np.ndarray:
+def filled_lines(strength: np.ndarray, width: float, hole_area: float = HOLE_AREA) -> np.ndarray:
+    """Boolean line pixels (strength ≥ LINE_LEVEL), holes up to hole_area × width² px filled."""
+    return remove_small_holes(strength >= LINE_LEVEL, max_size=int(hole_area * width * width))
+
+
+def centre_line(
+    strength: np.ndarray, width: float = 1.0, hole_area: float = HOLE_AREA
+) -> np.ndarray:
     """Boolean one-pixel-wide centre lines of the line pixels (strength ≥ LINE_LEVEL), after
-    filling holes smaller than HOLE_AREA × width² px."""
-    lines = remove_small_holes(strength >= LINE_LEVEL, max_size=int(HOLE_AREA * width * width))
-    return skeletonize(lines)
+    filling holes up to hole_area × width² px."""
+    return skeletonize(filled_lines(strength, width, hole_area))
 
 
 def centre_distance(skeleton: np.ndarray, reach: float, offset: float = 0.0) -> np.ndarray:
@@ -82,7 +98,19 @@ def centre_distance(skeleton: np.ndarray, reach: float, offset: float = 0.0) -> 
     return distance
 
 
-def restroke(strength: np.ndarray, width: float, soft: bool) -> np.ndarray:
+def ridge_width(skeleton: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """For each pixel, the width (px) of the lines at its nearest centre-line pixel: 2 × that
+    pixel's depth inside the lines - 1 (1 px deep is a 1-2 px line, 2 px deep a 3-4 px one)."""
+    depth = cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    inverted = np.where(skeleton, 0, 255).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(
+        inverted, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    ys, xs = np.nonzero(skeleton)  # label k is the k-th skeleton pixel in raster order
+    return (2 * depth[ys, xs] - 1)[labels - 1]
+
+
+def restroke(strength: np.ndarray, width: float, soft: bool, thin: bool = False) -> np.ndarray:
     """Line strength (1 = line, float32) redrawn `width` px wide around its centre lines.
 
     soft: anti-aliased, coverage = clip(width/2 + 0.5 - d, 0, 1), d being the distance to
@@ -90,17 +118,29 @@ def restroke(strength: np.ndarray, width: float, soft: bool) -> np.ndarray:
     pixels within width/2 (rounded to whole px) of the centre line; an even width cannot be
     centred on pixel centres, so it is measured from the centre line moved half a pixel
     down and right, where a rasteriser would put it.
+
+    thin: only thin, never thicken: lines (pinholes up to PINHOLE_AREA × width² filled)
+    whose centre line is no wider than `width` stay as drawn, to their ends; bolder ones
+    are cut to the band.
     """
-    skeleton = centre_line(strength, width)
+    lines = filled_lines(strength, width, PINHOLE_AREA if thin else HOLE_AREA)
+    skeleton = skeletonize(lines)
     if not skeleton.any():
         return np.zeros(strength.shape, np.float32)
     if soft:
         distance = centre_distance(skeleton, width / 2 + 0.5)
-        return np.clip(width / 2 + 0.5 - distance, 0.0, 1.0).astype(np.float32)
-    pixels = max(1, round(width))
-    offset = 0.5 if pixels % 2 == 0 else 0.0
-    distance = centre_distance(skeleton, pixels / 2 + offset, offset)
-    return (distance <= pixels / 2).astype(np.float32)
+        band = np.clip(width / 2 + 0.5 - distance, 0.0, 1.0).astype(np.float32)
+    else:
+        pixels = max(1, round(width))
+        offset = 0.5 if pixels % 2 == 0 else 0.0
+        distance = centre_distance(skeleton, pixels / 2 + offset, offset)
+        band = (distance <= pixels / 2).astype(np.float32)
+    if not thin:
+        return band
+    drawn = np.where(lines & (strength < LINE_LEVEL), 1.0, strength)  # filled pinholes: ink
+    within = max(1, round(width)) if not soft else width
+    band[ridge_width(skeleton, lines) <= within] = 1.0  # not bolder than the width: as drawn
+    return np.minimum(band, drawn).astype(np.float32)
 
 
 def context(width: float) -> int:
@@ -121,6 +161,7 @@ def restroke_blocks(
     box: Box | None = None,
     want: Box | None = None,
     canvas: Box | None = None,
+    thin: bool = False,
 ) -> np.ndarray:
     """`restroke` of the canvas, block by block: the pixels of `want` (default: all).
 
@@ -140,6 +181,6 @@ def restroke_blocks(
             if core is None:
                 continue
             around = block.grown(reach, canvas)
-            done = restroke(strength[around.within(box)], width, soft)
+            done = restroke(strength[around.within(box)], width, soft, thin)
             out[core.within(want)] = done[core.within(around)]
     return out

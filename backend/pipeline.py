@@ -36,13 +36,19 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def line_width(measured: float | None, requested) -> float | None:
     """Width in canvas px to re-stroke the lines at; None keeps the network's own.
 
-    auto: one pencil pass of the sketch's measured stroke (line_weight.auto_width).
+    auto: one pencil pass of the sketch's measured stroke (line_weight.auto_width), to which
+    the lines are only thinned (see `thins`).
     """
     if requested == "model":
         return None
     if requested != "auto":
         return float(requested)
     return line_weight.auto_width(measured)
+
+
+def thins(requested) -> bool:
+    """Whether the lines are only thinned to the width, never thickened: for `auto`."""
+    return requested == "auto"
 
 
 @dataclass
@@ -188,7 +194,13 @@ class Cleaner:
         if width_px is not None:
             soft = postprocess.anti_aliased(options)
             strength = line_weight.restroke_blocks(
-                strength, width_px, soft, box=strokes, want=want, canvas=canvas
+                strength,
+                width_px,
+                soft,
+                box=strokes,
+                want=want,
+                canvas=canvas,
+                thin=thins(options.line_width),
             )
         rgb, out_alpha = postprocess.paint(strength, options)
         out_format = options.output_format or fmt

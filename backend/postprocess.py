@@ -106,14 +106,16 @@ def paint(strength: np.ndarray, options: CleanOptions) -> tuple[np.ndarray, np.n
 
 
 def compose(
-    output: np.ndarray, options: CleanOptions, line_width: float | None = None
+    output: np.ndarray, options: CleanOptions, line_width: float | None = None, thin: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(rgb HxWx3, alpha HxW) of the result layer for a whole canvas's output.
 
     line_width: redraw the lines this many px wide around their centre lines (None: as
-    the network drew them).
+    the network drew them); thin: only thin lines bolder than that (line_width auto).
     """
     strength = line_strength(output, options, threshold_level(output, options))
     if line_width is not None:
-        strength = line_weight.restroke_blocks(strength, line_width, anti_aliased(options))
+        strength = line_weight.restroke_blocks(
+            strength, line_width, anti_aliased(options), thin=thin
+        )
     return paint(strength, options)

@@ -1,5 +1,6 @@
 """Line weight on synthetic lines of known geometry: the asked width comes back ±0.5 px
-(anti-aliased), whatever the thickness the lines were drawn at."""
+(anti-aliased), whatever the thickness the lines were drawn at; `auto`'s thinning keeps what
+is already thinner as drawn and brings bolder lines down to the width."""
 
 import cv2
 import numpy as np
@@ -117,6 +118,79 @@ def test_an_empty_mask_stays_empty_and_dots_stay_dots():
     assert out.sum() == 9 and out[19:22, 24:27].all()  # a 3 px dot
 
 
+def details() -> np.ndarray:
+    """Binary strength of what thinning must keep: 2 px strokes (long, curved, short hatch
+    strokes), a small closed loop (an eye), a 3 px dot and a single pixel."""
+    image = np.zeros((120, 160), np.uint8)
+    cv2.line(image, (10, 20), (150, 34), 255, 2)
+    cv2.ellipse(image, (60, 80), (40, 22), 15, 200, 340, 255, 2)
+    for x in range(20, 60, 6):  # hatching: 8 px strokes
+        cv2.line(image, (x, 100), (x + 4, 107), 255, 2)
+    cv2.circle(image, (120, 80), 5, 255, 2)  # a small loop with its hole
+    image[60:63, 140:143] = 255  # a dot
+    image[110, 150] = 255
+    return (image > 0).astype(np.float32)
+
+
+@pytest.mark.parametrize("width", [3, 4, 5])
+@pytest.mark.parametrize("soft", [True, False])
+def test_thinning_keeps_lines_narrower_than_the_width_as_drawn(width, soft):
+    """Every stroke keeps its full length, and small details (short strokes, a loop, dots)
+    survive: thinning to a width leaves what is already thinner untouched (anti-aliased: the
+    corners of a stroke's pixel steps, 1.4 px off its centre line, may come back half
+    covered, still ink)."""
+    strength = details()
+    out = line_weight.restroke(strength, width, soft, thin=True)
+    if soft:
+        assert (out <= strength).all() and (out[strength > 0] >= 0.5).all()
+    else:
+        np.testing.assert_array_equal(out, strength)
+
+
+@pytest.mark.parametrize("raw", [7, 11])
+@pytest.mark.parametrize("width", [2, 3])
+def test_thinning_brings_bold_lines_down_to_the_width(raw, width):
+    for angle in ANGLES:
+        strength = (straight(angle, raw) >= 0.5).astype(np.float32)
+        out = line_weight.restroke(strength, width, soft=True, thin=True)
+        assert abs(width_in_disk(out) - width) <= 0.5, (angle, width_in_disk(out))
+        assert (out <= strength).all()  # never ink where the network drew none
+
+
+@pytest.mark.parametrize("width", [2, 3])
+def test_a_bold_stroke_keeps_its_length(width):
+    """The centre line of a stroke w px wide stops about w/2 short of each end; the cut
+    band loses no more of the end than the half of the stroke that was bolder than the width
+    (and the half pixel an even width is moved by)."""
+    raw = 9
+    image = np.zeros((60, 220), np.uint8)
+    cv2.line(image, (30, 30), (190, 30), 255, raw)
+    strength = (image > 0).astype(np.float32)
+    out = line_weight.restroke(strength, width, soft=False, thin=True)
+    before, after = np.nonzero(strength.any(axis=0))[0], np.nonzero(out.any(axis=0))[0]
+    lost = (raw - width) / 2 + 1.5
+    assert after[0] - before[0] <= lost and before[-1] - after[-1] <= lost
+
+
+def holes(mask: np.ndarray) -> int:
+    """Number of paper areas enclosed by ink (4-connected paper, 8-connected ink)."""
+    paper = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
+    return cv2.connectedComponents(paper, connectivity=4)[0] - 2  # less background, outside
+
+
+@pytest.mark.parametrize("width", [2, 3])
+def test_thinning_a_solid_area_with_pinholes_does_not_make_loops(width):
+    """Pinholes in a blob the network drew solid are ink, not small loops of line."""
+    blob = np.zeros((80, 200), np.float32)
+    blob[20:50, 10:190] = 1.0
+    cv2.circle(blob, (100, 60), 14, 1.0, -1)
+    for x in range(20, 180, 11):  # pinholes of 1 to 2 px, as an unsure network leaves them
+        blob[30 + x % 7 : 32 + x % 7, x : x + 1 + x % 2] = 0.0
+    out = line_weight.restroke(blob, width, soft=False, thin=True) > 0.5
+    assert holes(blob > 0.5) > 10 and holes(out) == 0
+    assert out.any() and (out <= (blob > 0.5) | ~(blob > 0.5)).all()
+
+
 def test_auto_width_is_one_pencil_pass_within_clean_ink():
     low, high = line_weight.AUTO_WIDTH_RANGE
     assert line_weight.auto_width(3.5) == pytest.approx(3.5 * line_weight.AUTO_WIDTH_FRACTION)
@@ -133,11 +207,12 @@ def sketch_strength(height=700, width=600, seed=0) -> np.ndarray:
 
 @pytest.mark.parametrize("width", [1, 2.5, 4, 8])
 @pytest.mark.parametrize("soft", [True, False])
-def test_blocks_give_the_whole_canvas_result(width, soft):
+@pytest.mark.parametrize("thin", [False, True])
+def test_blocks_give_the_whole_canvas_result(width, soft, thin):
     """Blocks with their context re-stroke the strokes as the whole canvas at once does."""
     strength = sketch_strength()
-    whole = line_weight.restroke(strength, width, soft)
-    blocks = line_weight.restroke_blocks(strength, width, soft)
+    whole = line_weight.restroke(strength, width, soft, thin)
+    blocks = line_weight.restroke_blocks(strength, width, soft, thin=thin)
     assert strength.shape[0] > 2 * line_weight.BLOCK  # really in blocks
     np.testing.assert_array_equal(blocks, whole)
 
@@ -145,11 +220,14 @@ def test_blocks_give_the_whole_canvas_result(width, soft):
 @pytest.mark.parametrize(
     "want", [Box(0, 0, 50, 60), Box(240, 250, 270, 280), Box(600, 10, 700, 600)]
 )
-def test_a_region_reads_only_what_needed_says(want):
+@pytest.mark.parametrize("thin", [False, True])
+def test_a_region_reads_only_what_needed_says(want, thin):
     strength = sketch_strength(seed=1)
     canvas = Box.of(strength.shape)
-    full = line_weight.restroke_blocks(strength, 3, True)
+    full = line_weight.restroke_blocks(strength, 3, True, thin=thin)
     box = line_weight.needed(want, 3, canvas)
     assert box != canvas
-    part = line_weight.restroke_blocks(strength[box.within(canvas)], 3, True, box, want, canvas)
+    part = line_weight.restroke_blocks(
+        strength[box.within(canvas)], 3, True, box, want, canvas, thin
+    )
     np.testing.assert_array_equal(part, full[want.within(canvas)])
