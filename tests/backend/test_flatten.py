@@ -69,6 +69,7 @@ def test_the_flatten_option_cleans_a_photo_under_a_lamp_better(backend_server):
     with Client(backend_server["endpoint"]) as client:
         for flat in (False, True):
             options = {"style": "white", "output_format": "gray8", "flatten": flat}
+            options["line_width"] = "model"  # the network's own lines: flatten alone
             _, out = client.clean(rough.tobytes(), 512, 512, "gray8", options, timeout=120)
             cleaned = np.frombuffer(out, np.uint8).reshape(512, 512) / 255.0
             scores[flat] = tolerant_scores(ink(cleaned), truth, 0.004)["f1"]

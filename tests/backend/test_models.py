@@ -11,7 +11,7 @@ from sketch_kit import protocol as proto
 from sketch_kit.client import Client
 from tests.support import fixtures
 
-WHITE = {"style": "white", "output_format": "gray8", "scale": 1.0}
+WHITE = {"style": "white", "output_format": "gray8", "scale": 1.0, "line_width": "model"}
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def test_otsu_and_mean_are_exact_where_the_canvas_runs_in_one_pass(client, optio
 
 
 def test_a_region_of_a_tiled_canvas_runs_only_its_tiles(client):
-    options = {"threshold": 0.4, "scale": 1.0}
+    options = {"threshold": 0.4, "scale": 1.0, "line_width": "model"}  # no re-stroke context
     full_header, _ = full_result(client, "tiled", options)
     header, _ = preview(client, "tiled", options, [400, 300, 64, 64])
     assert full_header["tiles"] >= 16 and header["tiles"] <= 4
@@ -125,11 +125,15 @@ def test_a_region_of_a_tiled_canvas_runs_only_its_tiles(client):
 def test_otsu_on_part_of_a_tiled_canvas_says_it_is_not_exact(client):
     """Its level comes from the tiles that ran; a full run's level sent as a fixed threshold
     gives the crop exactly (an editor that has one can pin it)."""
-    full_header, full = full_result(client, "tiled", {"threshold": "otsu", "scale": 1.0})
+    full_header, full = full_result(
+        client, "tiled", {"threshold": "otsu", "scale": 1.0, "line_width": "model"}
+    )
     region = [30, 40, 120, 90]
-    header, _ = preview(client, "tiled", {"threshold": "otsu", "scale": 1.0}, region)
+    header, _ = preview(
+        client, "tiled", {"threshold": "otsu", "scale": 1.0, "line_width": "model"}, region
+    )
     assert header["exact"] is False and header["level"] != full_header["level"]
-    pinned = {"threshold": full_header["level"], "scale": 1.0}
+    pinned = {"threshold": full_header["level"], "scale": 1.0, "line_width": "model"}
     for region in regions(*CANVASES["tiled"]):
         header, part = preview(client, "tiled", pinned, region)
         assert header["exact"] is True and header["level"] == full_header["level"]
