@@ -199,7 +199,7 @@ class EditorOptions:
     threshold_level: float = 0.5
     detail: str = "auto"  # or "custom", then detail_factor
     detail_factor: float = 1.0
-    line_weight: str = "auto"  # or "model", or "custom", then line_width
+    line_weight: str = "model"  # or "auto", or "custom", then line_width
     line_width: float = 2.0
     flatten: bool = False
     model: str = ""  # empty: the backend's default model

@@ -127,7 +127,7 @@ class CleanOptions:
     threshold: str | float = "otsu"
     scale: str | float = "auto"
     # "model" until `auto` passes tests/test_shipped_model.py (see docs/protocol.md)
-    line_width: str | float = "auto"
+    line_width: str | float = "model"
     output_format: str | None = None
     vector: str | None = None  # also trace the result to SVG (a third result frame)
     model: str | None = None
