@@ -32,7 +32,7 @@ from pathlib import Path
 PLUGIN = "sketch-cleanup"
 SOURCE = Path(__file__).resolve().parent / PLUGIN
 ROOT = SOURCE.parent.parent
-FILES = (f"{PLUGIN}.py", "gimp_document.py", "gimp_preview.py")
+FILES = (f"{PLUGIN}.py", "gimp_document.py", "gimp_preview.py", "gimp_presets.py")
 KIT = ROOT / "sketch_kit"  # the shared editor kit
 VENDOR_STAMP = ".sketch-cleanup-python"
 FLATPAK_ID = "org.gimp.GIMP"

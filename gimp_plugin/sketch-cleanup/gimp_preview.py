@@ -12,8 +12,12 @@ header, region; LAYER.rgba: the preview's pixels; LAYER.png: the dialog window, 
 LAYER is the layer's name), then answers the dialog: OK after a preview, Cancel after an
 error. With SKETCH_CLEANUP_PREVIEW_CHANGE="option=value" too, the first preview is written
 as LAYER.first.*, the option is set in the dialog (as if picked there) and the preview
-that follows is the one written as LAYER.* and answered. tests/editors/test_gimp_preview.py
-drives the real dialog in GUI GIMP this way. Nothing to write after 90 s: Cancel.
+that follows is the one written as LAYER.* and answered; "preset=NAME" instead chooses the
+saved preset NAME in the preset row's list (gimp_presets.py), as a click there would. With
+SKETCH_CLEANUP_PRESET_SAVE="NAME", before answering OK the hook types NAME in the preset
+row and presses its Save (LAYER.json then also has "preset_status", the row's message).
+tests/editors/test_gimp_preview.py and test_gimp_presets.py drive the real dialog in GUI
+GIMP this way. Nothing to write after 90 s: Cancel.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ ZOOMS = (("fit", "Fit"), ("1", "100 %"), ("2", "200 %"))
 WHITE = 0xFFFFFFFF
 DUMP_ENV = "SKETCH_CLEANUP_PREVIEW_DUMP"
 CHANGE_ENV = "SKETCH_CLEANUP_PREVIEW_CHANGE"  # "option=text value", set after a first preview
+SAVE_ENV = "SKETCH_CLEANUP_PRESET_SAVE"  # a preset name, saved before OK
 HOOK_DEADLINE_S = 90
 BACKEND = tuple(f.name for f in FIELDS if f.group == "backend")
 
@@ -203,12 +208,41 @@ class PreviewPane(Gtk.Box):
         return False
 
 
+def _find(widget: Gtk.Widget, name: str) -> Gtk.Widget | None:
+    """The widget of this name (Gtk.Widget.set_name) in widget's tree."""
+    if widget.get_name() == name:
+        return widget
+    if isinstance(widget, Gtk.Container):
+        for child in widget.get_children():
+            found = _find(child, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _choose_preset(dialog: Gtk.Dialog, name: str) -> None:
+    combo = _find(dialog, "preset")
+    assert isinstance(combo, Gtk.ComboBox), "no preset row in the dialog"
+    names = [row[0] for row in combo.get_model()]
+    combo.set_active(names.index(name))  # what choosing it from the list does
+
+
+def _save_preset(dialog: Gtk.Dialog, name: str) -> str:
+    combo, save = _find(dialog, "preset"), _find(dialog, "save-preset")
+    assert isinstance(combo, Gtk.ComboBox) and isinstance(save, Gtk.Button), "no preset row"
+    combo.get_child().set_text(name)
+    save.clicked()
+    status = _find(dialog, "preset-status")
+    return status.get_text() if isinstance(status, Gtk.Label) else ""
+
+
 def dump_hook(dialog: Gtk.Dialog, pane: PreviewPane, config) -> None:
     """The test hook (see the module's docstring); does nothing without its variable."""
     folder = os.environ.get(DUMP_ENV)
     if not folder:
         return
     change = os.environ.get(CHANGE_ENV, "")
+    save_as = os.environ.get(SAVE_ENV, "")
 
     def give_up() -> bool:  # nothing shown in time: Cancel, so the test fails, not hangs
         dialog.response(Gtk.ResponseType.CANCEL)
@@ -223,6 +257,8 @@ def dump_hook(dialog: Gtk.Dialog, pane: PreviewPane, config) -> None:
         base = os.path.join(folder, name + (".first" if first else ""))
         header = dict(shown.result[0]) if shown.result is not None else None
         info = {"status": shown.status.get_text(), "header": header, "region": shown.source.region}
+        if save_as and not first and shown.after is not None:
+            info["preset_status"] = _save_preset(dialog, save_as)
         if shown.after is not None:
             with open(base + ".rgba", "wb") as out:
                 out.write(shown.after.read_pixel_bytes().get_data())
@@ -240,7 +276,10 @@ def dump_hook(dialog: Gtk.Dialog, pane: PreviewPane, config) -> None:
             name, _, value = change.partition("=")
             change = ""
             shown.on_shown = dump
-            config.set_property(name, value)
+            if name == "preset":
+                _choose_preset(dialog, value)
+            else:
+                config.set_property(name, value)
             return
         ok = shown.after is not None and header is not None
         GLib.source_remove(deadline)

@@ -6,7 +6,8 @@ ZeroMQ and adds the clean line art as a new layer "Clean Sketch" above it, in on
 step. The source layer is never modified. See docs/gimp.md.
 
 This script is the plug-in's UI (procedure, dialog, progress bar); gimp_preview.py is the
-dialog's live preview; gimp_document.py reads and writes the image; the shared kit
+dialog's live preview; gimp_presets.py its named presets; gimp_document.py reads and writes
+the image; the shared kit
 (`sketch_kit/`, copied next to this file by install.py) finds the backend and runs the
 job. pyzmq comes from ./vendor when install.py put it there, else from the Python running
 GIMP's plug-ins.
@@ -37,7 +38,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 gi.require_version("Babl", "0.1")
 import gimp_document as document  # noqa: E402
-from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio, GLib, GObject  # noqa: E402
 
 from sketch_kit import diagnostics  # noqa: E402
 from sketch_kit.local import BackendProcess  # noqa: E402
@@ -107,9 +108,46 @@ def read_options(config) -> EditorOptions:
     return EditorOptions(**values)
 
 
+def write_options(config, options: EditorOptions) -> None:
+    """Set the config's properties that differ from `options`, as picking them in the
+    dialog would: its widgets follow, and the preview hears one change."""
+    current = read_options(config)
+    config.freeze_notify()
+    try:
+        for field in FIELDS:
+            value = getattr(options, field.name)
+            if value == getattr(current, field.name):
+                continue
+            if field.kind == "color":
+                value = Gegl.Color.new(value)
+            elif field.kind == "file":
+                value = Gio.File.new_for_path(value) if value else None
+            config.set_property(_arg(field.name), value)
+    finally:
+        config.thaw_notify()
+
+
+def _preset_row(config):
+    """The named presets' row (gimp_presets.py); a Gtk.Label saying why if it fails."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    try:
+        import gimp_presets
+
+        store = gimp_presets.PresetFile(os.path.join(Gimp.directory(), gimp_presets.FILE_NAME))
+        return gimp_presets.preset_row(
+            store, lambda: read_options(config), lambda o: write_options(config, o)
+        )
+    except Exception as exc:  # a bug: never let the presets block the dialog
+        traceback.print_exc()
+        return Gtk.Label(label=f"No presets: {exc!r}", wrap=True, max_width_chars=40)
+
+
 def _add_preview(dialog, config, image, drawables):
-    """The live preview to the right of the options; returns the notify handler to drop
-    when the dialog ends. Anything wrong with the layer shows as "No preview: …"."""
+    """The preset row above the options and the live preview to their right; returns the
+    notify handler to drop when the dialog ends. Anything wrong with the layer shows as
+    "No preview: …"."""
     gi.require_version("Gtk", "3.0")
     from gi.repository import Gtk
 
@@ -131,6 +169,7 @@ def _add_preview(dialog, config, image, drawables):
         gimp_preview.dump_hook(dialog, pane, config)
     content = dialog.get_content_area()
     options = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=content.get_spacing())
+    options.pack_start(_preset_row(config), False, False, 0)
     # fill() packs the option rows straight into the content area, above GIMP's own
     # "Load Saved / Save Settings" and Help/Reset/Cancel/OK button boxes: the rows become
     # the left column, the buttons stay below both columns

@@ -27,6 +27,7 @@ def test_installer_dry_run_changes_nothing_then_installs_idempotently(tmp_path, 
         plugin = gimp_dir / "plug-ins" / "sketch-cleanup"
         assert sorted(p.name for p in plugin.iterdir()) == [
             "gimp_document.py",
+            "gimp_presets.py",
             "gimp_preview.py",
             "sketch-cleanup.py",
             "sketch_kit",
