@@ -86,11 +86,12 @@ class Installer:
             for name in SHIPPED_MODEL_FILES + OPTIONAL_MODEL_FILES:
                 if (ROOT / "models" / name).exists():
                     shutil.copy2(ROOT / "models" / name, target / name)
-        self.done.append(f"model: {target / MODEL_FILES[0]}")
-        return target / MODEL_FILES[0]
+        self.done.append(f"models: {target}")
+        return target
 
     def launcher(self, model: Path) -> None:
-        """backend.json tells the plugins how to start the backend; a script for people."""
+        """backend.json tells the plugins how to start the backend; a script for people.
+        `model`: the models folder (the backend picks the model for its device) or a file."""
         config = {
             "command": [str(self.python), "-m", "backend", "serve", "--idle-exit", "3600"],
             "env": {"SKETCH_CLEANUP_MODEL": str(model)},

@@ -31,7 +31,8 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         help="the default .keras file; every NAME.keras beside it is a model requests may name "
-        "(default: models/sketch-unet.keras or $SKETCH_CLEANUP_MODEL)",
+        "(default: $SKETCH_CLEANUP_MODEL, a file or folder, else models/: sketch-unet.keras "
+        "on a GPU, sketch-unet-small.keras on a CPU)",
     )
     group.add_argument(
         "--loaded-models",

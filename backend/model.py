@@ -19,12 +19,28 @@ from backend import defaults
 from backend import runtime as runtimes
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL_NAME = "sketch-unet.keras"
+DEFAULT_MODEL_NAME = "sketch-unet.keras"  # the full U-Net: the default on a GPU
+# The small U-Net scores as well on held-out roughs for 1/8 of the arithmetic
+# (docs/training.md), so a CPU, where that is seconds per page, starts with it.
+CPU_MODEL_NAME = "sketch-unet-small.keras"
 
 
 def default_model_path() -> Path:
-    """SKETCH_CLEANUP_MODEL, else models/sketch-unet.keras beside the package."""
-    return Path(os.environ.get("SKETCH_CLEANUP_MODEL", MODELS_DIR / DEFAULT_MODEL_NAME))
+    """SKETCH_CLEANUP_MODEL (a model file, or a models folder), else models/ beside the
+    package; in a folder, sketch-unet-small on a CPU when it is there, else sketch-unet."""
+    chosen = Path(os.environ.get("SKETCH_CLEANUP_MODEL", MODELS_DIR))
+    if chosen.suffix == ".keras":
+        return chosen
+    small = chosen / CPU_MODEL_NAME
+    if small.exists() and not on_gpu():
+        return small
+    return chosen / DEFAULT_MODEL_NAME
+
+
+def on_gpu() -> bool:
+    """Whether Keras computes on a GPU here (what runtime `auto` also goes by)."""
+    device = describe_device().upper()
+    return "GPU" in device or "CUDA" in device
 
 
 def read_card(model_path: Path) -> dict:

@@ -112,7 +112,7 @@ def resolve(name: str, keras_device: str) -> str:
         raise ValueError(f"unknown runtime {name!r}: one of {', '.join(defaults.RUNTIMES)}")
     if name != "auto":
         return name
-    if "GPU" in keras_device.upper() or "CUDA" in keras_device.upper():
+    if "GPU" in keras_device.upper() or "CUDA" in keras_device.upper():  # as model.on_gpu
         return "keras"
     try:
         import openvino  # noqa: F401

@@ -49,7 +49,7 @@ SKETCH = ROOT / "examples" / "revoy_witch_rough.png"  # a real pencil rough (CC 
 NETWORK_MAX_SIDE = 2048  # the whole-frame network pass needs ~280 B/px: 4096² would be 5 GB
 # sent over the wire: only options every backend version knows (a --baseline one too)
 WIRE_OPTIONS = {"style": "transparent", "threshold": "otsu", "scale": 1.0, "output_format": "gray8"}
-OPTIONS = {**proto.DEFAULT_OPTIONS, **WIRE_OPTIONS}  # in-process: every option filled in
+OPTIONS = proto.CleanOptions.from_wire(WIRE_OPTIONS)  # in-process: the typed options
 
 
 def sketch(side: int) -> np.ndarray:
