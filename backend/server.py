@@ -276,6 +276,7 @@ class Service:
                 return []
             job.cancelled.set()
             if job.started:
+                log.info("job %s: cancel requested", target)  # stops at its next tile batch
                 return []
             del self.jobs[(identity, target)]
             job.payload = None  # free its pixels now, not when the queue reaches it

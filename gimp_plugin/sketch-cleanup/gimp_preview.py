@@ -17,7 +17,8 @@ saved preset NAME in the preset row's list (gimp_presets.py), as a click there w
 SKETCH_CLEANUP_PRESET_SAVE="NAME", before answering OK the hook types NAME in the preset
 row and presses its Save (LAYER.json then also has "preset_status", the row's message).
 tests/editors/test_gimp_preview.py and test_gimp_presets.py drive the real dialog in GUI
-GIMP this way. Nothing to write after 90 s: Cancel.
+GIMP this way. Nothing to write after 90 s: Cancel. (SKETCH_CLEANUP_PROGRESS_CANCEL, the
+progress window's hook in sketch-cleanup.py, records what it pressed in the same folder.)
 """
 
 from __future__ import annotations

@@ -11,10 +11,20 @@ the image; the shared kit
 (`sketch_kit/`, copied next to this file by install.py) finds the backend and runs the
 job. pyzmq comes from ./vendor when install.py put it there, else from the Python running
 GIMP's plug-ins.
+
+Test hook: with SKETCH_CLEANUP_PROGRESS_CANCEL set to a backend stage ("inference", …) or
+"first", the interactive progress window presses its own Cancel (the `response` a click
+sends) once, at the first progress step at which the layer was sent and the job is at that
+stage ("first": any stage). With SKETCH_CLEANUP_PREVIEW_DUMP naming a folder too (the
+dialog's hook, gimp_preview.py), it writes LAYER.cancel.json there: the job's id, stage and
+fraction and the wall-clock time of the press, then the time the window closed.
+tests/editors/test_gimp_cancel.py cancels a running clean in GUI GIMP this way.
 """
 
+import json
 import os
 import sys
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +59,7 @@ from sketch_kit.session import Session, State  # noqa: E402
 PROCEDURE = "plug-in-sketch-cleanup"
 DIAGNOSTICS = "plug-in-sketch-cleanup-diagnostics"
 SETTINGS_PLACE = "the Clean Sketch dialog (Backend connection)"
+CANCEL_ENV = "SKETCH_CLEANUP_PROGRESS_CANCEL"  # test hook: see the module docstring
 RW = GObject.ParamFlags.READWRITE
 DEFAULTS = EditorOptions()
 # The backend this plug-in process started, if any: one for the dialog's preview and the
@@ -261,6 +272,8 @@ class CancellableProgress:
         self.bar.set_size_request(360, -1)
         self.dialog.get_content_area().pack_start(self.bar, True, True, 12)
         self.dialog.show_all()
+        self.press_at = os.environ.get(CANCEL_ENV, "")  # the test hook's stage, if any
+        self.pressed: dict | None = None
 
     def _response(self, _dialog, _response) -> None:
         self.cancelled = True
@@ -272,6 +285,8 @@ class CancellableProgress:
             self.bar.set_fraction(fraction)
         else:
             self.bar.pulse()
+        if self.press_at and self.pressed is None:
+            self._press_cancel(session)
         while self.gtk.events_pending():
             self.gtk.main_iteration()
         return not self.cancelled
@@ -280,6 +295,29 @@ class CancellableProgress:
         self.dialog.destroy()
         while self.gtk.events_pending():
             self.gtk.main_iteration()
+        if self.pressed is not None:
+            self._record(closed=time.time())
+
+    # -- the test hook (module docstring)
+    def _press_cancel(self, session: Session) -> None:
+        job = session.job
+        if session.state is not State.RUNNING or job is None:
+            return
+        if self.press_at not in ("first", job.stage):
+            return
+        self.pressed = {"job": job.id, "stage": job.stage, "fraction": job.fraction}
+        self.pressed["name"] = session.name
+        self._record(clicked=time.time())
+        self.dialog.response(self.gtk.ResponseType.CANCEL)  # what clicking Cancel sends
+
+    def _record(self, **times: float) -> None:
+        assert self.pressed is not None
+        self.pressed.update(times)
+        folder = os.environ.get("SKETCH_CLEANUP_PREVIEW_DUMP")
+        if folder:
+            name = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.pressed["name"])
+            with open(os.path.join(folder, name + ".cancel.json"), "w") as out:
+                json.dump(self.pressed, out)
 
 
 def _check(session: Session) -> None:

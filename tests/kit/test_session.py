@@ -248,8 +248,16 @@ def test_drive_cancels_when_the_progress_says_so(backend_server, tmp_path, monke
         return len(steps) < 3
 
     started = time.monotonic()
+    job = session.job
     session.drive((State.RUNNING,), cancel_on_third_step)
     assert session.outcome == "cancelled" and time.monotonic() - started < 5
+    # the backend heard the cancel request itself (not only the client leaving)
+    assert job is not None
+    said = (f"job {job.id}: cancel requested", f"job {job.id} cancelled while queued")
+    deadline = time.monotonic() + 10
+    while not any(line in backend_server["log"].read_text() for line in said):
+        assert time.monotonic() < deadline, backend_server["log"].read_text()[-2000:]
+        time.sleep(0.1)
     again = new_session(backend_server["endpoint"])
     connect(again)
     clean(again, fixtures.drawing(100, 120, seed=6))

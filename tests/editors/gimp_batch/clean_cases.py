@@ -7,6 +7,7 @@
 # image. GIMP's exit code does not pass through, hence the result files and done.json.
 import json
 import os
+import time
 import traceback
 
 import gi
@@ -126,7 +127,9 @@ def run_case(case, result):
         elif name == "server-key-file":
             value = Gio.File.new_for_path(value)
         config.set_property(name, value)
+    result["run_started"] = time.time()  # wall clock: the plug-in's test hooks use it too
     values = procedure.run(config)
+    result["run_ended"] = time.time()
     result["status"] = values.index(0).value_nick
     result["message"] = str(values.index(1)) if values.length() > 1 else ""
 
