@@ -1,6 +1,6 @@
 """Run a fully convolutional model over any canvas in bounded memory.
 
-A canvas that fits in one tile (`tile` px a side, 1088 by default) runs whole, in one pass:
+A canvas that fits in one tile (`tile` px a side, 768 by default) runs whole, in one pass:
 no pixel is computed twice. Larger ones are cut into as few tiles as fit, all of one size
 and spread evenly, so neighbours overlap by about `2 * overlap` px and no more. Each tile's
 prediction is weighted by a window that fades out towards its inner edges, where the network

@@ -92,13 +92,17 @@ def test_plan_uses_few_even_tiles_that_overlap_enough(shape):
         )
         assert all(s % 8 == 0 for s in starts)
     computed = len(layout["origins"]) * th * tw
-    assert computed <= 1.2 * shape[0] * shape[1]  # overlap costs at most a fifth more
+    # overlap (and padding to even tiles) costs at most a quarter more: 1.21x at most here
+    assert computed <= 1.25 * shape[0] * shape[1]
 
 
-def test_a_1024_layer_runs_whole_in_one_pass():
+def test_a_layer_that_fits_one_tile_runs_whole_in_one_pass():
     m = tiling.MARGIN
-    layout = tiling.plan(1024 + 2 * m, 1024 + 2 * m, defaults.TILE, defaults.OVERLAP, 8)
+    side = defaults.TILE - 2 * m  # 736 px with the default 768 px tiles
+    layout = tiling.plan(side + 2 * m, side + 2 * m, defaults.TILE, defaults.OVERLAP, 8)
     assert layout["origins"] == [(0, 0)]
+    bigger = tiling.plan(side + 8 + 2 * m, side + 2 * m, defaults.TILE, defaults.OVERLAP, 8)
+    assert len(bigger["origins"]) == 2
 
 
 def reference_tiled(image, predict, tile, overlap, multiple=8):
