@@ -28,15 +28,11 @@ XVFB_SCREEN = ["-screen", "0", "1280x1024x24"]
 _XVFB: dict = {}
 
 
-def xvfb_display() -> str:
-    """One Xvfb for the session, on a display number it picks itself (-displayfd), so
-    back-to-back Krita runs never race for a display as `xvfb-run -a` can."""
-    proc = _XVFB.get("proc")
-    if proc is not None and proc.poll() is None:
-        return _XVFB["display"]
+def start_xvfb(*options: str) -> tuple[subprocess.Popen, str]:
+    """An Xvfb on a display number it picks itself (-displayfd): (process, number)."""
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), *XVFB_SCREEN, "-nolisten", "tcp", "-noreset"],
+        ["Xvfb", "-displayfd", str(write_fd), *options],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -45,7 +41,18 @@ def xvfb_display() -> str:
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()
     if not number:
+        proc.kill()
         raise RuntimeError("Xvfb did not start")
+    return proc, number
+
+
+def xvfb_display() -> str:
+    """One Xvfb for the session, on a display number it picks itself (-displayfd), so
+    back-to-back Krita runs never race for a display as `xvfb-run -a` can."""
+    proc = _XVFB.get("proc")
+    if proc is not None and proc.poll() is None:
+        return _XVFB["display"]
+    proc, number = start_xvfb(*XVFB_SCREEN, "-nolisten", "tcp", "-noreset")
     _XVFB.update(proc=proc, display=f":{number}")
     return _XVFB["display"]
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.editors.test_gimp import CHROOT, GimpRunner, _gimp_missing
-from tests.editors.test_gimp_preview import _start_xvfb
+from tests.editors import gimp_gui
 from tests.support import fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,29 +28,22 @@ OUT = ROOT / "docs" / "images" / "gimp-options-preview.png"
 
 
 def main() -> int:
-    reason = _gimp_missing()
+    reason = gimp_gui.missing()
     if reason:
         print(reason, file=sys.stderr)
         return 1
     scratch = Path(tempfile.mkdtemp(prefix="gimp-screenshot-"))
-    base = CHROOT / "tmp" / "sketch-cleanup-screenshot"
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
     endpoint = f"tcp://127.0.0.1:{fixtures.free_port()}"
     log = scratch / "backend.log"
     backend = fixtures.start_backend(["serve", "--bind", endpoint, "--model", str(MODEL)], log)
-    xvfb = None
+    base = None
     try:
         fixtures.wait_ready(endpoint, backend, log)
-        gimp = GimpRunner(base)
-        gimp.install(scratch)
-        dumps = base / "dumps"
-        dumps.mkdir()
-        config = {"server": endpoint, "line-weight": "auto"}
-        case = {"interactive": True, "layer_name": "witch", "config": config}
-        xvfb, display = _start_xvfb()
-        env = {"DISPLAY": display, "SKETCH_CLEANUP_PREVIEW_DUMP": gimp.inside(dumps)}
-        result = gimp.run({"witch": (cv2.imread(str(SKETCH)), case)}, gui=env)["witch"]
+        gimp, base, dumps = gimp_gui.session("sketch-cleanup-screenshot", scratch)
+        case = {"interactive": True, "layer_name": "witch", "config": {"server": endpoint}}
+        with gimp_gui.display() as display:
+            env = {"DISPLAY": display, "SKETCH_CLEANUP_PREVIEW_DUMP": gimp.inside(dumps)}
+            result = gimp.run({"witch": (cv2.imread(str(SKETCH)), case)}, gui=env)["witch"]
         shot = dumps / "witch.png"
         if not shot.exists():
             print(f"no screenshot; GIMP said:\n{result['log']}", file=sys.stderr)
@@ -61,11 +53,9 @@ def main() -> int:
         print(f"wrote {OUT}")
         return 0
     finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(10)
         fixtures.stop(backend)
-        shutil.rmtree(base, ignore_errors=True)
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -21,8 +21,8 @@ import cv2
 import pytest
 
 from sketch_kit.client import Client
-from tests.editors.test_gimp import CHROOT, GimpRunner, _gimp_missing, _ran, _succeeded
-from tests.editors.test_gimp_preview import _start_xvfb
+from tests.editors import gimp_gui
+from tests.editors.test_gimp import _ran, _succeeded
 from tests.support import fixtures
 
 BIG = (2400, 3200)  # h, w: about 4 s for the slow backend below (7500 tiles of 72 px)
@@ -50,17 +50,12 @@ def slow_backend(test_model, tmp_path_factory):
 def cancelled(tmp_path_factory, request):
     """One GUI GIMP session: a clean of a big layer cancelled from the progress window
     while the backend runs the network, then a small clean through the same backend."""
-    reason = _gimp_missing() or (None if shutil.which("Xvfb") else "Xvfb is not installed")
+    reason = gimp_gui.missing()
     if reason:
         pytest.skip(reason)
     backend = request.getfixturevalue("slow_backend")  # started only when GIMP is there
-    base = CHROOT / "tmp" / "sketch-cleanup-cancel-tests"
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    gimp = GimpRunner(base)
-    gimp.install(tmp_path_factory.mktemp("install"))
-    dumps = base / "dumps"
-    dumps.mkdir()
+    scratch = tmp_path_factory.mktemp("install")
+    gimp, base, dumps = gimp_gui.session("sketch-cleanup-cancel-tests", scratch)
     gray = fixtures.drawing(*BIG, seed=23)
     server = backend["endpoint"]
     cases = {
@@ -73,17 +68,13 @@ def cancelled(tmp_path_factory, request):
             {"layer_name": "again", "config": {"server": server}},
         ),
     }
-    xvfb, display = _start_xvfb()
-    try:
+    with gimp_gui.display() as display:
         env = {
             "DISPLAY": display,
             "SKETCH_CLEANUP_PREVIEW_DUMP": gimp.inside(dumps),
             "SKETCH_CLEANUP_PROGRESS_CANCEL": CANCEL_AT,
         }
         results = gimp.run(cases, gui=env)
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
     yield results, dumps, backend, gray
     shutil.rmtree(base, ignore_errors=True)
 

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from sketch_kit.options import EditorOptions, dump_presets, preset_of
-from tests.editors.test_gimp import GimpRunner, _gimp_missing, _succeeded
-from tests.editors.test_gimp_preview import CHROOT, SIZE, _shown, _start_xvfb
+from tests.editors import gimp_gui
+from tests.editors.test_gimp import GimpRunner, _succeeded
+from tests.editors.test_gimp_preview import SIZE, _shown
 from tests.support import fixtures
 
 INK = "#1f3a93"
@@ -31,23 +32,17 @@ OTHER = preset_of(EditorOptions(style="soft"))
 def chosen(backend_server, tmp_path_factory):
     """One GUI GIMP session: the dialog opens with lines on transparent, the hook chooses
     the saved preset "ink on white", saves the result as "mine" and answers OK."""
-    reason = _gimp_missing() or (None if shutil.which("Xvfb") else "Xvfb is not installed")
+    reason = gimp_gui.missing()
     if reason:
         pytest.skip(reason)
-    base = CHROOT / "tmp" / "sketch-cleanup-preset-tests"
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    gimp = GimpRunner(base)
-    gimp.install(tmp_path_factory.mktemp("install"))
+    scratch = tmp_path_factory.mktemp("install")
+    gimp, base, dumps = gimp_gui.session("sketch-cleanup-preset-tests", scratch)
     presets = gimp.home / ".config" / "GIMP" / "3.0" / "sketch-cleanup-presets.json"
     presets.write_text(dump_presets({"ink on white": PRESET, "soft": OTHER}))
-    dumps = base / "dumps"
-    dumps.mkdir()
     image = cv2.cvtColor(fixtures.drawing(*SIZE, seed=22), cv2.COLOR_GRAY2BGR)
     config = {"server": backend_server["endpoint"], "threshold": "fixed"}  # exact previews
     case = {"interactive": True, "layer_name": "preset", "config": config}
-    xvfb, display = _start_xvfb()
-    try:
+    with gimp_gui.display() as display:
         env = {
             "DISPLAY": display,
             "SKETCH_CLEANUP_PREVIEW_DUMP": gimp.inside(dumps),
@@ -55,9 +50,6 @@ def chosen(backend_server, tmp_path_factory):
             "SKETCH_CLEANUP_PRESET_SAVE": "mine",
         }
         result = gimp.run({"preset": (image, case)}, gui=env)["preset"]
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
     yield result, dumps, json.loads(presets.read_text())
     shutil.rmtree(base, ignore_errors=True)
 

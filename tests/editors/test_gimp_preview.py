@@ -14,52 +14,27 @@ answers after the preview that follows. One GIMP start serves both cases (about 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.editors.test_gimp import CHROOT, GimpRunner, _gimp_missing, _succeeded
+from tests.editors import gimp_gui
+from tests.editors.test_gimp import GimpRunner, _succeeded
 from tests.support import fixtures
 
 SIZE = (600, 700)  # h, w: bigger than the 512² preview, so the region is a real crop
 
 
-def _start_xvfb() -> tuple[subprocess.Popen, str]:
-    """An Xvfb that also listens on TCP (the chroot cannot see the host's /tmp/.X11-unix);
-    only local clients may connect, as X servers allow by default without -ac."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-listen", "tcp", "-screen", "0", "1280x1024x24"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        proc.kill()
-        raise RuntimeError("Xvfb did not start")
-    return proc, f"127.0.0.1:{number}"
-
-
 @pytest.fixture(scope="module")
 def previewed(backend_server, tmp_path_factory):
     """One GUI GIMP session: a dialog whose preview works, one whose backend is down."""
-    reason = _gimp_missing() or (None if shutil.which("Xvfb") else "Xvfb is not installed")
+    reason = gimp_gui.missing()
     if reason:
         pytest.skip(reason)
-    base = CHROOT / "tmp" / "sketch-cleanup-preview-tests"
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    gimp = GimpRunner(base)
-    gimp.install(tmp_path_factory.mktemp("install"))
-    dumps = base / "dumps"
-    dumps.mkdir()
+    scratch = tmp_path_factory.mktemp("install")
+    gimp, base, dumps = gimp_gui.session("sketch-cleanup-preview-tests", scratch)
     down = f"tcp://127.0.0.1:{fixtures.free_port()}"  # nothing listens there
     gray = fixtures.drawing(*SIZE, seed=21)
     image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -84,17 +59,13 @@ def previewed(backend_server, tmp_path_factory):
             },
         ),
     }
-    xvfb, display = _start_xvfb()
-    try:
+    with gimp_gui.display() as display:
         env = {
             "DISPLAY": display,
             "SKETCH_CLEANUP_PREVIEW_DUMP": gimp.inside(dumps),
             "SKETCH_CLEANUP_PREVIEW_CHANGE": "style=white",  # after the first preview
         }
         results = gimp.run(cases, gui=env)
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
     yield results, dumps, down
     shutil.rmtree(base, ignore_errors=True)
 
