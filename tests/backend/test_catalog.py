@@ -105,3 +105,21 @@ def test_a_damaged_or_vanished_model_fails_its_job_alone(folder):
     with pytest.raises(ProtocolError, match="no longer"):
         models.clean(b"\0", 1, 1, "gray8", CleanOptions(model="gone"))
     assert models.cleaner("default")  # the others go on
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_default_model_is_the_small_one_on_a_cpu_and_the_full_one_on_a_gpu(
+    gpu, tmp_path, monkeypatch
+):
+    from backend import model
+
+    monkeypatch.setattr(model, "on_gpu", lambda: gpu)
+    monkeypatch.setenv("SKETCH_CLEANUP_MODEL", str(tmp_path))  # a models folder
+    full, small = tmp_path / model.DEFAULT_MODEL_NAME, tmp_path / model.CPU_MODEL_NAME
+    assert model.default_model_path() == full  # no small model there: the full one anyway
+    small.touch()
+    assert model.default_model_path() == (full if gpu else small)
+    monkeypatch.setenv("SKETCH_CLEANUP_MODEL", str(tmp_path / "studio.keras"))  # a file
+    assert model.default_model_path() == tmp_path / "studio.keras"
+    monkeypatch.delenv("SKETCH_CLEANUP_MODEL")
+    assert model.default_model_path().parent == model.MODELS_DIR
