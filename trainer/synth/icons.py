@@ -12,13 +12,12 @@ widths, so that its detail never clogs.
 
 from __future__ import annotations
 
-import gzip
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import vendored
 from .curves import Element, Stroke, ellipse, rotate
 
 DATA = Path(__file__).with_name("data") / "tabler_icons.json.gz"
@@ -43,15 +42,13 @@ class Icon:
 @lru_cache(maxsize=1)
 def load_icons(path: Path = DATA) -> tuple[Icon, ...]:
     """The vendored icons (empty if the data file is missing or unreadable)."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+    data = vendored.read(path)
+    if data is None:
         return ()
     q = float(data["Q"])
     out = []
     for ic in data["icons"]:
-        lines = [np.cumsum(np.array(v, np.float64).reshape(-1, 2), 0) / q for v in ic["lines"]]
+        lines = [vendored.decode(v, q) for v in ic["lines"]]
         lines = [p for p in lines if len(p) >= 2]
         if not lines:
             continue

@@ -15,13 +15,12 @@ is drawn instead (at that scale, it may still be larger than asked; the canvas c
 
 from __future__ import annotations
 
-import gzip
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import vendored
 from .curves import Element, Stroke, ellipse, rotate
 
 DATA = Path(__file__).with_name("data") / "open_peeps.json.gz"
@@ -51,17 +50,11 @@ class Peep:
         self.lo, self.hi = allp.min(0), allp.max(0)
 
 
-def _decode(v, q: float) -> np.ndarray:
-    return np.cumsum(np.array(v, np.float64).reshape(-1, 2), 0) / q
-
-
 @lru_cache(maxsize=1)
 def load_peeps(path: Path = DATA) -> tuple[Peep, ...]:
     """The vendored drawings (empty if the data file is missing or unreadable)."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+    data = vendored.read(path)
+    if data is None:
         return ()
     q = float(data["Q"])
     out = []
@@ -73,11 +66,11 @@ def load_peeps(path: Path = DATA) -> tuple[Peep, ...]:
             Peep(
                 pp["kind"],
                 tuple(pp["parts"]),
-                [_decode(pp["lines"][i], q) for i in keep],
+                [vendored.decode(pp["lines"][i], q) for i in keep],
                 [bool(pp["closed"][i]) for i in keep],
                 [bool(pp["solid"][i]) for i in keep],
                 np.array(pp["dots"], np.float64).reshape(-1, 3) / q,
-                _decode(pp["fill"], q),
+                vendored.decode(pp["fill"], q),
             )
         )
     return tuple(out)

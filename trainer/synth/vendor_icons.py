@@ -18,12 +18,13 @@ with caps per category and per name family ("mood-...") for variety.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from trainer.synth import vendored
 
 TOL = 0.015  # flattening tolerance, icon units (1/24 of the icon)
 Q = 50  # stored coordinates are round(units * Q)
@@ -161,11 +162,7 @@ def _score(lines) -> float:
 
 
 def _encode(p: np.ndarray) -> list[int]:
-    """Quantised coordinates, the first point absolute and the rest as deltas (gzip well)."""
-    q = np.round(p * Q).astype(np.int64)
-    q = q[np.concatenate([[True], (np.diff(q, axis=0) != 0).any(1)])]  # no repeated points
-    d = np.concatenate([q[:1], np.diff(q, axis=0)])
-    return d.reshape(-1).tolist()
+    return vendored.encode(p, Q)
 
 
 def build(package_dir: Path, max_icons: int = MAX_ICONS) -> dict:
@@ -239,15 +236,12 @@ def main(argv=None) -> int:
     ap.add_argument("--max-icons", type=int, default=MAX_ICONS)
     a = ap.parse_args(argv)
     data = build(a.package_dir, a.max_icons)
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(a.out, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
-        gz.write(raw)  # mtime=0: the same input gives the same bytes
+    raw_bytes = vendored.write(a.out, data)
     cats: defaultdict[str, int] = defaultdict(int)
     for ic in data["icons"]:
         cats[ic["category"]] += 1
     print(
-        f"{len(data['icons'])} icons, {len(raw) / 1e6:.2f} MB json, "
+        f"{len(data['icons'])} icons, {raw_bytes / 1e6:.2f} MB json, "
         f"{a.out.stat().st_size / 1e6:.2f} MB gz; " + ", ".join(f"{k} {v}" for k, v in cats.items())
     )
     return 0

@@ -37,12 +37,13 @@ Coordinates are in viewBox units (0..704) quantised to 1/Q, first point absolute
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
 from pathlib import Path
 
 import numpy as np
+
+from trainer.synth import vendored
 
 SCALE = 1.5  # render px per viewBox unit
 UNITS = 704  # the bust's viewBox
@@ -295,11 +296,7 @@ def trace(ink: np.ndarray, alpha: np.ndarray) -> dict:
 
 
 def _encode(p: np.ndarray) -> list[int]:
-    """Quantised coordinates, the first point absolute and the rest as deltas (gzip well)."""
-    q = np.round(p * Q).astype(np.int64)
-    q = q[np.concatenate([[True], (np.diff(q, axis=0) != 0).any(1)])]  # no repeated points
-    d = np.concatenate([q[:1], np.diff(q, axis=0)])
-    return d.reshape(-1).tolist()
+    return vendored.encode(p, Q)
 
 
 def selections(parts, n: int = N_PEEPS, seed: int = SEED) -> list[tuple[str, dict[str, str]]]:
@@ -372,13 +369,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=N_PEEPS, help="number of busts")
     a = ap.parse_args(argv)
     data = build(a.package_dir, a.n)
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(a.out, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
-        gz.write(raw)  # mtime=0: the same input gives the same bytes
+    raw_bytes = vendored.write(a.out, data)
     n_lines = sum(len(p["lines"]) for p in data["peeps"])
     print(
-        f"{len(data['peeps'])} drawings, {n_lines} lines, {len(raw) / 1e6:.2f} MB json, "
+        f"{len(data['peeps'])} drawings, {n_lines} lines, {raw_bytes / 1e6:.2f} MB json, "
         f"{a.out.stat().st_size / 1e6:.2f} MB gz"
     )
     return 0
