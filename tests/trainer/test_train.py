@@ -73,20 +73,24 @@ class Snapshot(keras.callbacks.Callback):
         self.opt = [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables]
 
 
-def test_kill_and_resume_continues_with_same_state(tmp_path, pair_folder):
-    cfg = TrainConfig(
+def tiny_run(tmp_path, pair_folder, **changes) -> TrainConfig:
+    """The tiny model on the fixture pairs at 32 px, cosine schedule, in tmp_path/run."""
+    return TrainConfig(
         out=str(tmp_path / "run"),
         data=[str(pair_folder)],
-        epochs=4,
         batch_size=4,
         patch=32,
         model_preset="tiny",
-        checkpoint_every=2,
         val_split=0.2,
         workers=1,
         verbose=0,
         lr_schedule="cosine",
+        **changes,
     )
+
+
+def test_kill_and_resume_continues_with_same_state(tmp_path, pair_folder):
+    cfg = tiny_run(tmp_path, pair_folder, epochs=4, checkpoint_every=2)
     # 10 train pairs / batch 4 -> 2 steps per epoch
     with pytest.raises(KeyboardInterrupt):
         train(cfg, callbacks=[Kill(after=3)])
@@ -146,19 +150,8 @@ def test_config_validation():
 
 
 def test_time_budget_stops_at_the_first_epoch_end_past_it(tmp_path, pair_folder):
-    cfg = TrainConfig(
-        out=str(tmp_path / "run"),
-        data=[str(pair_folder)],
-        epochs=50,
-        batch_size=4,
-        patch=32,
-        model_preset="tiny",
-        val_split=0.2,
-        workers=1,
-        verbose=0,
-        lr_schedule="cosine",
-        time_budget_minutes=1e-6,  # spent within the first epoch
-    )
+    # a budget spent within the first epoch
+    cfg = tiny_run(tmp_path, pair_folder, epochs=50, time_budget_minutes=1e-6)
     result = train(cfg)
     assert result.epochs_done == 1 and not result.stopped_early
     assert [e for e, _ in find_checkpoints(cfg.out)] == [1]  # the stop is checkpointed
