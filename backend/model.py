@@ -39,8 +39,7 @@ def default_model_path() -> Path:
 
 def on_gpu() -> bool:
     """Whether Keras computes on a GPU here (what runtime `auto` also goes by)."""
-    device = describe_device().upper()
-    return "GPU" in device or "CUDA" in device
+    return runtimes.is_gpu(describe_device())
 
 
 def read_card(model_path: Path) -> dict:

@@ -106,13 +106,18 @@ class OpenVINORuntime:
         return np.asarray(out, dtype=np.float32)[..., 0]
 
 
+def is_gpu(keras_device: str) -> bool:
+    """Whether model.describe_device()'s text names a GPU."""
+    return "GPU" in keras_device.upper() or "CUDA" in keras_device.upper()
+
+
 def resolve(name: str, keras_device: str) -> str:
     """`auto` → openvino on a CPU when it is installed, keras on a GPU or without it."""
     if name not in defaults.RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}: one of {', '.join(defaults.RUNTIMES)}")
     if name != "auto":
         return name
-    if "GPU" in keras_device.upper() or "CUDA" in keras_device.upper():  # as model.on_gpu
+    if is_gpu(keras_device):
         return "keras"
     try:
         import openvino  # noqa: F401
