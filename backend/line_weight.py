@@ -7,6 +7,7 @@ transform gives every line the width the artist asked for, whatever the raw thic
 `auto` only thins (`thin=True`): the re-stroked band is cut to the lines as drawn, so a line
 already narrower than the width, a short hatch stroke, a dot or a small loop comes back as the
 network drew it, with its full length, and only bolder lines are brought down to the width.
+A solid dot (a pupil, a full stop) is not a line at all and stays as drawn however bold.
 
 Centre lines and hole filling are not local (a skeleton moves with a stroke's whole shape),
 so a canvas is re-stroked in blocks of BLOCK px on a grid from its top-left corner, each
@@ -40,6 +41,9 @@ HOLE_AREA = 6.0
 # drawn loop (an eye, a letter's counter) that the cut band keeps as drawn, and filled it would
 # thin into one line.
 PINHOLE_AREA = 1.0
+# A piece of ink whose centre line is at most this many times its width long is a dot, not a
+# stroke: thinned, a filled pupil would become a dash. A short bold dash (3 widths) still thins.
+DOT_ELONGATION = 2.0
 BLOCK = 256  # px a side of the blocks a canvas is re-stroked in
 # Context each block is re-stroked with: a skeleton near a cut stroke moves by about the
 # stroke's half width, and a hole's fill needs the hole; more than either costs time
@@ -140,7 +144,21 @@ def restroke(strength: np.ndarray, width: float, soft: bool, thin: bool = False)
     drawn = np.where(lines & (strength < LINE_LEVEL), 1.0, strength)  # filled pinholes: ink
     within = max(1, round(width)) if not soft else width
     band[ridge_width(skeleton, lines) <= within] = 1.0  # not bolder than the width: as drawn
+    band[dots(lines, skeleton)] = 1.0
     return np.minimum(band, drawn).astype(np.float32)
+
+
+def dots(lines: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
+    """The pieces of `lines` (8-connected) whose centre line is at most DOT_ELONGATION times
+    their greatest width long."""
+    count, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
+    depth = cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    widest = np.zeros(count, np.float32)
+    np.maximum.at(widest, labels.ravel(), depth.ravel())
+    length = np.bincount(labels[skeleton], minlength=count)
+    dot = length <= DOT_ELONGATION * 2 * widest
+    dot[0] = False  # paper
+    return dot[labels]
 
 
 def context(width: float) -> int:

@@ -1,8 +1,9 @@
 """The cleanup pipeline: pixels in, clean line-art pixels out.
 
 composite onto white → grayscale → (flatten the lighting, if asked) → normalize by max →
-scale to the working resolution → pad and tile → network → undo the scaling → threshold →
-re-stroke at the asked line width → compose the output layer.
+scale to the working resolution → pad and tile → network → undo the scaling → solid masses
+again at twice the scale (backend/dense.py) → threshold → re-stroke at the asked line width →
+compose the output layer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from backend import defaults, flatten, line_weight, pixels, postprocess, tiling
+from backend import defaults, dense, flatten, line_weight, pixels, postprocess, tiling
 from backend.autoscale import StrokeWidths, scale_for, working_scale
 from backend.model import LoadedModel
 from backend.window import Box, resize_exact, resize_source
@@ -73,13 +74,17 @@ class Cleaner:
         """The normalized sketch at the working resolution, and the scale it was resized by."""
         peak = float(gray.max())
         normalized = gray / peak if 0 < peak != 1 else gray  # no canvas-sized copy for nothing
-        scale = working_scale(normalized, scale_option, self.model.stroke_width_px)
+        scale = self.capped(
+            working_scale(normalized, scale_option, self.model.stroke_width_px), gray.shape
+        )
         height, width = normalized.shape
-        limit = self.settings.max_working_pixels
-        scale = min(scale, (limit / (height * width)) ** 0.5)
         work_h = max(8, round(height * scale))
         work_w = max(8, round(width * scale))
         return resize(normalized, work_h, work_w), scale
+
+    def capped(self, scale: float, shape: tuple[int, int]) -> float:
+        """`scale`, lowered where the working image would exceed max_working_pixels."""
+        return min(scale, (self.settings.max_working_pixels / (shape[0] * shape[1])) ** 0.5)
 
     def network_window(
         self,
@@ -184,11 +189,14 @@ class Cleaner:
         canvas = Box.of(gray.shape)
         want = canvas if region is None else Box.from_region(region)
         strokes = want if width_px is None else line_weight.needed(want, width_px, canvas)
-        output, known, done = self.network_window(gray, scale, strokes, on_tiles, should_stop)
-        del gray
-        # statistics of the output (otsu, mean, blank page) over all that is known exactly:
-        # the whole canvas in a full run
+        scale = self.capped(float(scale), gray.shape)
+        first = strokes.grown(dense.context(scale), canvas)
+        output, known, done = self.network_window(gray, scale, first, on_tiles, should_stop)
+        # statistics of the first pass (otsu, mean, blank page) over all that is known
+        # exactly: the whole canvas in a full run
         level = postprocess.threshold_level(output, options)
+        done["dense"] = self._redo_dense(gray, output, known, strokes, scale, progress, should_stop)
+        del gray
         strength = postprocess.line_strength(output[strokes.within(known)], options, level)
         del output
         if width_px is not None:
@@ -225,3 +233,66 @@ class Cleaner:
             done.update(region=want.to_region(), exact=exact)
         done["seconds"] = round(time.perf_counter() - started, 4)
         return result, done
+
+    def _redo_dense(
+        self,
+        gray: np.ndarray,
+        output: np.ndarray,
+        known: Box,
+        strokes: Box,
+        scale: float,
+        progress: Callable[[str, int, int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> float:
+        """Blend the network's output at a finer scale into `output` (over `known`, in place)
+        where the first pass drew solid masses within `strokes`, block by block
+        (backend/dense.py); the share of `strokes` redone."""
+        finer = dense.finer_scale(scale)
+        if finer is None:
+            return 0.0
+        canvas = Box.of(gray.shape)
+        reach, pad = dense.context(scale), dense.block_context(finer, self.settings.overlap)
+        todo = []
+        cells = strokes.snapped(dense.BLOCK, canvas)
+        for top in range(cells.top, cells.bottom, dense.BLOCK):
+            for left in range(cells.left, cells.right, dense.BLOCK):
+                cell = Box(
+                    top,
+                    left,
+                    min(top + dense.BLOCK, canvas.bottom),
+                    min(left + dense.BLOCK, canvas.right),
+                )
+                core = cell.intersect(strokes)
+                if core is None:
+                    continue
+                around = core.grown(reach, canvas)
+                mix = dense.weight(output[around.within(known)], scale)[core.within(around)]
+                if mix.any():
+                    todo.append((cell, core, mix))
+        peak = float(gray.max()) or 1.0
+        redone = 0
+        for number, (cell, core, mix) in enumerate(todo):
+            if should_stop and should_stop():
+                raise Cancelled()
+            if progress:
+                progress("dense", number, len(todo))
+            source = cell.grown(pad, canvas)
+            patch = gray[source.within(canvas)] / peak
+            h, w = patch.shape
+            working = resize(patch, max(8, round(h * finer)), max(8, round(w * finer)))
+            second, _ = tiling.run_tiled(
+                working,
+                self.model.predict,
+                self.settings.tile,
+                self.settings.overlap,
+                self.settings.batch,
+                self.model.multiple,
+                bucket=self.model.bucket,
+            )
+            second = resize(second, h, w)[core.within(source)]
+            at = core.within(known)
+            output[at] += mix * (second - output[at])
+            redone += int(np.count_nonzero(mix))
+        if progress and todo:
+            progress("dense", len(todo), len(todo))
+        return round(redone / (strokes.shape[0] * strokes.shape[1]), 4)

@@ -347,7 +347,7 @@ class Service:
             send(proto.error_reply(job.id, "internal", f"{type(exc).__name__}: {exc}"))
         else:
             log.info(
-                "job %s: %dx%d in %.2fs (model %s, %d tiles, scale %.2f)",
+                "job %s: %dx%d in %.2fs (model %s, %d tiles, scale %.2f, dense %.1f%%)",
                 job.id,
                 header["width"],
                 header["height"],
@@ -355,6 +355,7 @@ class Service:
                 fields.get("model"),
                 fields["tiles"],
                 fields["scale"],
+                100 * fields["dense"],
             )
             svg = fields.pop("svg", None)
             svg_frame = None if svg is None else svg.encode("utf-8")

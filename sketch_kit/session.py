@@ -31,6 +31,7 @@ STAGES = {
     "loading": "Loading the model for",
     "preprocess": "Preparing",
     "inference": "Cleaning",
+    "dense": "Redrawing the dense areas of",
     "postprocess": "Finishing",
     "vectorize": "Tracing the lines of",
     "done": "Adding the layer",

@@ -191,6 +191,20 @@ def test_thinning_a_solid_area_with_pinholes_does_not_make_loops(width):
     assert out.any() and (out <= (blob > 0.5) | ~(blob > 0.5)).all()
 
 
+@pytest.mark.parametrize("width", [2, 3])
+def test_thinning_keeps_a_solid_dot_and_thins_a_bold_dash(width):
+    """A filled pupil is a dot, not a line: it stays as drawn; a dash 4 times as long as
+    it is wide is a stroke, brought down to the width."""
+    image = np.zeros((80, 160), np.uint8)
+    cv2.ellipse(image, (40, 40), (5, 7), 0, 0, 360, 255, -1)  # 11 x 15 px
+    cv2.rectangle(image, (80, 35), (124, 45), 255, -1)  # 45 x 11 px
+    strength = (image > 0).astype(np.float32)
+    out = line_weight.restroke(strength, width, soft=False, thin=True)
+    np.testing.assert_array_equal(out[:, :70], strength[:, :70])
+    dash = out[:, 70:]
+    assert dash.any() and dash.sum() < 0.5 * strength[:, 70:].sum()
+
+
 def test_auto_width_is_one_pencil_pass_within_clean_ink():
     low, high = line_weight.AUTO_WIDTH_RANGE
     assert line_weight.auto_width(3.5) == pytest.approx(3.5 * line_weight.AUTO_WIDTH_FRACTION)

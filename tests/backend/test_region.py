@@ -2,11 +2,14 @@
 
 The session backend tiles with --tile 256 (fixtures.TEST_SERVE_OPTIONS), so the 700x900
 canvas is cut into about twenty tiles and a region runs a few of them; the 150x200 one
-runs whole in one pass.
+runs whole in one pass. Dark blots across the dense pass's 256 px block seams (and on the
+small canvas) make solid masses, which are drawn again at twice the scale (backend/dense.py),
+so every exactness check below covers that pass too.
 """
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -19,7 +22,11 @@ CANVASES = {"tiled": (700, 900), "one pass": (150, 200)}
 
 def canvas(name: str) -> np.ndarray:
     height, width = CANVASES[name]
-    return fixtures.drawing(height, width, seed=21)
+    image = fixtures.drawing(height, width, seed=21)
+    for x, y, r in [(256, 250, 22), (600, 512, 30), (90, 60, 14), (770, 130, 18)]:
+        if x < width and y < height:
+            cv2.ellipse(image, (x, y), (r, r // 2), 30, 0, 360, 40, -1, cv2.LINE_AA)
+    return cv2.GaussianBlur(image, (0, 0), 0.8)
 
 
 def regions(height: int, width: int) -> list[list[int]]:
@@ -113,6 +120,15 @@ def test_otsu_and_mean_are_exact_where_the_canvas_runs_in_one_pass(client, optio
         header, part = preview(client, "one pass", options, region)
         assert header["exact"] is True and header["level"] == full_header["level"]
         assert part.tobytes() == crop(full, region).tobytes(), region
+
+
+@pytest.mark.parametrize("name", CANVASES)
+def test_the_blots_are_drawn_again_at_twice_the_scale(client, name):
+    header, _ = full_result(client, name, EXACT_ANYWHERE[0])
+    assert header["dense"] > 0.002, header
+    region = [0, 0, 40, 30]  # nowhere near a blot
+    header, _ = preview(client, name, EXACT_ANYWHERE[0], region)
+    assert header["dense"] == 0 and header["exact"] is True
 
 
 def test_a_region_of_a_tiled_canvas_runs_only_its_tiles(client):
