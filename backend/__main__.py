@@ -117,9 +117,9 @@ def _add_clean_options(parser: argparse.ArgumentParser) -> None:
         "--line-width",
         default=proto.CleanOptions.line_width,
         metavar="auto|model|PX",
-        help="redraw every line this wide, centred: auto (the sketch's main stroke width, "
-        f"1-4 px), model (as the network draws them) or a width in px in [{low:g}, {high:g}] "
-        "(%(default)s)",
+        help="redraw every line this wide, centred: auto (thin lines bolder than one pencil "
+        "pass of the sketch, 2-4 px, down to it), model (as the network draws them) or a "
+        f"width in px in [{low:g}, {high:g}] (%(default)s)",
     )
 
 

@@ -154,7 +154,7 @@ def dots(lines: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
     depth = cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     widest = np.zeros(count, np.float32)
-    np.maximum.at(widest, labels.ravel(), depth.ravel())
+    np.maximum.at(widest, labels.ravel().astype(np.intp), depth.ravel())
     length = np.bincount(labels[skeleton], minlength=count)
     dot = length <= DOT_ELONGATION * 2 * widest
     dot[0] = False  # paper

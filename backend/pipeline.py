@@ -60,6 +60,7 @@ class Settings:
     overlap: int = defaults.OVERLAP
     batch: int = defaults.BATCH
     max_working_pixels: int = defaults.MAX_WORKING_PIXELS
+    dense: bool = True  # solid masses again at twice the scale (off: to measure what it does)
 
 
 class Cleaner:
@@ -247,7 +248,7 @@ class Cleaner:
         """Blend the network's output at a finer scale into `output` (over `known`, in place)
         where the first pass drew solid masses within `strokes`, block by block
         (backend/dense.py); the share of `strokes` redone."""
-        finer = dense.finer_scale(scale)
+        finer = dense.finer_scale(scale) if self.settings.dense else None
         if finer is None:
             return 0.0
         canvas = Box.of(gray.shape)

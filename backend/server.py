@@ -355,7 +355,7 @@ class Service:
                 fields.get("model"),
                 fields["tiles"],
                 fields["scale"],
-                100 * fields["dense"],
+                100 * fields.get("dense", 0.0),
             )
             svg = fields.pop("svg", None)
             svg_frame = None if svg is None else svg.encode("utf-8")

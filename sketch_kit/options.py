@@ -96,8 +96,8 @@ FIELDS = (
     Field(
         "line_weight",
         "Line weight",
-        "Redraw every line at one even width around its centre line; automatic inks one "
-        "pencil pass of the sketch's main stroke (1-4 px)",
+        "Redraw every line at one even width around its centre line; automatic thins lines "
+        "bolder than one pencil pass of the sketch's main stroke (2-4 px) down to it",
         "choice",
         {
             "model": "As the model draws them",

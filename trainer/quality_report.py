@@ -84,13 +84,16 @@ class ModelRun:
         return np.frombuffer(out, np.uint8).reshape(h, w)
 
 
-def model_method(model_path: Path, runtime: str = "auto", **options) -> tuple[Cleaner, ModelRun]:
-    """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline on `runtime`;
-    ``run.last`` holds what the pipeline reported (scale, seconds)."""
+def model_method(
+    model_path: Path, runtime: str = "auto", dense: bool = True, **options
+) -> tuple[Cleaner, ModelRun]:
+    """(cleaner, run): ``run(gray8) -> gray8`` through the backend pipeline on `runtime`
+    (dense=False: without the dense pass); ``run.last`` holds what the pipeline reported
+    (scale, seconds)."""
     from backend.model import load
-    from backend.pipeline import Cleaner
+    from backend.pipeline import Cleaner, Settings
 
-    cleaner = Cleaner(load(model_path, runtime))
+    cleaner = Cleaner(load(model_path, runtime), Settings(dense=dense))
     merged = CleanOptions(**{"style": "white", "output_format": "gray8", **options})
     return cleaner, ModelRun(cleaner, merged)
 
@@ -178,7 +181,10 @@ def real(model_run: ModelRun, methods: dict[str, Method], sketches, images: Path
             "ink_out": float(ink(auto01).mean()),
             "ink_out_scale1": float(ink(as01(at_one)).mean()),
             "ink_out_restroked": float(ink(as01(restroked)).mean()),
+            "ink_out_no_dense": float(ink(as01(outputs["model, no dense pass"])).mean()),
             "filled_out": filled_ink_share(ink(auto01)),
+            "filled_out_no_dense": filled_ink_share(ink(as01(outputs["model, no dense pass"]))),
+            "dense": info.get("dense", 0.0),
             "stroke_in": estimate_stroke_width(gray01),
             "width_out": delivered_width(1 - auto01),
             "scale": info["scale"],
@@ -311,21 +317,26 @@ def write_markdown(path: Path, meta: dict, synth: dict, reals: dict, width_rows:
         "## Real sketches (examples/)",
         "",
         "| sketch | size | ink in → out | at scale 1 | with line_width auto | filled ink out "
-        "| stroke width in | line width out | auto scale | CPU s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| no dense pass: ink, filled | dense redone | stroke width in | line width out "
+        "| auto scale | CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in reals.items():
         lines.append(
             f"| {name} | {r['size']} | {r['ink_in']:.3f} → {r['ink_out']:.3f} | "
             f"{r['ink_out_scale1']:.3f} | {r['ink_out_restroked']:.3f} | {r['filled_out']:.3f} | "
+            f"{r['ink_out_no_dense']:.3f}, {r['filled_out_no_dense']:.3f} | {r['dense']:.0%} | "
             f"{r['stroke_in'] or 0:.2f} | {r['width_out']:.2f} | ×{r['scale']:.3g} | "
             f"{r['seconds']:.2f} |"
         )
     lines += [
         "",
         "Stroke width in: the backend's estimate (2 × ink area / outline on the paper-"
-        "flattened sketch), the one auto scale and `line_width: auto` use. Each sheet shows the "
-        "input, the model at auto scale and at scale 1, and the thresholds.",
+        "flattened sketch), the one auto scale and `line_width: auto` use. Dense redone: the "
+        "share of pixels whose solid masses the backend drew again at twice the scale "
+        '(docs/backend.md, "Dense areas"); *no dense pass* is the model without it. Each '
+        "sheet shows the input, the model at auto scale and at scale 1, the other model runs "
+        "and the thresholds.",
         "",
     ]
     for name, r in reals.items():
@@ -379,6 +390,7 @@ def main(argv=None) -> int:
     methods: dict[str, Method] = {
         "model": model_run,
         "model, line_width auto": model_method(args.model, args.runtime, line_width="auto")[1],
+        "model, no dense pass": model_method(args.model, args.runtime, dense=False)[1],
     }
     if args.previous:
         methods["previous model"] = model_method(args.previous, line_width="model")[1]
