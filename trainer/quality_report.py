@@ -48,6 +48,7 @@ __all__ = ["ink", "model_method", "pixel_scores", "tolerant_scores", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_SEED = 900_001  # training uses small seeds; this one is reserved for evaluation
 ASKED_WIDTHS = (1.0, 2.0, 3.0, 5.0)
+README_SKETCH = "revoy_witch_rough.png"  # the README's before/after (images/before_after.png)
 HEADLINE = ("f1@0.2%", "f1@0.4%")  # the model must beat both baselines here, in every category
 
 Method = Callable[[np.ndarray], np.ndarray]
@@ -174,6 +175,8 @@ def real(model_run: ModelRun, methods: dict[str, Method], sketches, images: Path
         ]
         restroked = outputs["model, line_width auto"]
         cv2.imwrite(str(images / f"quality_real_{Path(name).stem}.png"), sheet(columns))
+        if name == README_SKETCH:
+            cv2.imwrite(str(images / "before_after.png"), side_by_side([gray, auto, restroked]))
         gray01, auto01 = as01(gray), as01(auto)
         row = {
             "size": f"{gray.shape[1]}×{gray.shape[0]}",
@@ -216,6 +219,12 @@ def widths(model_run: ModelRun, sketches, size: int) -> dict:
 
 
 # ------------------------------------------------------------------ writing
+
+
+def side_by_side(images: list[np.ndarray]) -> np.ndarray:
+    """Same-sized gray images at full size, with a gray bar between them."""
+    bar = np.full((images[0].shape[0], 6), 128, np.uint8)
+    return np.hstack([part for image in images for part in (bar, image)][1:])
 
 
 def sheet(columns: list[tuple[str, np.ndarray]], height: int = 360) -> np.ndarray:
