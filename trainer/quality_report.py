@@ -1,7 +1,7 @@
 """Quality report: the model against thresholding baselines, written to docs/quality.md.
 
     python -m trainer.quality_report                        # models/sketch-unet.keras
-    python -m trainer.quality_report --previous old.keras   # with an older model beside it
+    python -m trainer.quality_report --previous old.keras   # with another model beside it
 
 Held-out synthetic pairs (a seed never used in training), one block per kind of rough
 (``trainer.synth.pairs.CATEGORIES`` plus the training mix), have ground truth. The real
@@ -377,7 +377,9 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "sketch-unet.keras")
-    parser.add_argument("--previous", type=Path, help="an older model to show beside it")
+    parser.add_argument(
+        "--previous", type=Path, help="another model (an older one) to show beside it, by name"
+    )
     parser.add_argument("--per-category", type=int, default=8, help="held-out pairs per kind")
     parser.add_argument("--size", type=int, default=512, help="synthetic pair size")
     parser.add_argument(
@@ -402,7 +404,7 @@ def main(argv=None) -> int:
         "model, no dense pass": model_method(args.model, args.runtime, dense=False)[1],
     }
     if args.previous:
-        methods["previous model"] = model_method(args.previous, line_width="model")[1]
+        methods[args.previous.stem] = model_method(args.previous, args.runtime)[1]
     methods |= {"Otsu threshold": otsu, "adaptive threshold": adaptive}
     args.images.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
