@@ -364,7 +364,7 @@ def main(argv=None) -> int:
 
             reference = keras.saving.load_model(model_path, compile=False)
             flops_px, params = flops_per_pixel(reference), reference.count_params()
-            label = f"keras@{args.baseline[:7]}"
+            label = f"auto@{args.baseline[:7]}"  # the baseline backend picks its runtime
             rows += bench_runtime(
                 label, ["--model", str(model_path)], tree, None, args, tmp, flops_px, peak
             )
