@@ -53,9 +53,9 @@ def block_context(finer: float, overlap: int) -> int:
 
 
 def weight(output: np.ndarray, scale: float) -> np.ndarray:
-    """How much of the second pass each pixel takes (float32 in [0, 1]): 1 on solid masses
-    of the first pass `output` (canvas px, paper = 1) and MARGIN around them, fading to 0
-    over RAMP."""
+    """How much of the second pass each pixel takes (float32 in [0, 1]): 1 on the cores of
+    the solid masses of the first pass `output` (canvas px, paper = 1) and MARGIN around
+    them, which covers their rims, fading to 0 over RAMP."""
     ink = (output < LINE_LEVEL).astype(np.uint8)
     depth = cv2.distanceTransform(ink, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     core = depth >= MASS_DEPTH / scale
