@@ -102,10 +102,15 @@ def centre_distance(skeleton: np.ndarray, reach: float, offset: float = 0.0) -> 
     return distance
 
 
-def ridge_width(skeleton: np.ndarray, lines: np.ndarray) -> np.ndarray:
+def depth_in(lines: np.ndarray) -> np.ndarray:
+    """Each line pixel's distance (px) to the nearest paper pixel; 0 on paper."""
+    return cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def ridge_width(skeleton: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """For each pixel, the width (px) of the lines at its nearest centre-line pixel: 2 × that
-    pixel's depth inside the lines - 1 (1 px deep is a 1-2 px line, 2 px deep a 3-4 px one)."""
-    depth = cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    pixel's depth (depth_in) inside the lines - 1 (1 px deep is a 1-2 px line, 2 px deep a 3-4
+    px one)."""
     inverted = np.where(skeleton, 0, 255).astype(np.uint8)
     _, labels = cv2.distanceTransformWithLabels(
         inverted, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
@@ -143,16 +148,16 @@ def restroke(strength: np.ndarray, width: float, soft: bool, thin: bool = False)
         return band
     drawn = np.where(lines & (strength < LINE_LEVEL), 1.0, strength)  # filled pinholes: ink
     within = max(1, round(width)) if not soft else width
-    band[ridge_width(skeleton, lines) <= within] = 1.0  # not bolder than the width: as drawn
-    band[dots(lines, skeleton)] = 1.0
+    depth = depth_in(lines)
+    band[ridge_width(skeleton, depth) <= within] = 1.0  # not bolder than the width: as drawn
+    band[dots(lines, skeleton, depth)] = 1.0
     return np.minimum(band, drawn).astype(np.float32)
 
 
-def dots(lines: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
+def dots(lines: np.ndarray, skeleton: np.ndarray, depth: np.ndarray) -> np.ndarray:
     """The pieces of `lines` (8-connected) whose centre line is at most DOT_ELONGATION times
-    their greatest width long."""
+    their greatest width (2 × depth, depth_in) long."""
     count, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
-    depth = cv2.distanceTransform(lines.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     widest = np.zeros(count, np.float32)
     np.maximum.at(widest, labels.ravel().astype(np.intp), depth.ravel())
     length = np.bincount(labels[skeleton], minlength=count)
@@ -191,14 +196,11 @@ def restroke_blocks(
     canvas = canvas or box
     out = np.zeros(want.shape, np.float32)
     reach = context(width)
-    blocks = want.snapped(BLOCK, canvas)
-    for top in range(blocks.top, blocks.bottom, BLOCK):
-        for left in range(blocks.left, blocks.right, BLOCK):
-            block = Box(top, left, min(top + BLOCK, canvas.bottom), min(left + BLOCK, canvas.right))
-            core = block.intersect(want)
-            if core is None:
-                continue
-            around = block.grown(reach, canvas)
-            done = restroke(strength[around.within(box)], width, soft, thin)
-            out[core.within(want)] = done[core.within(around)]
+    for block in want.cells(BLOCK, canvas):
+        core = block.intersect(want)
+        if core is None:
+            continue
+        around = block.grown(reach, canvas)
+        done = restroke(strength[around.within(box)], width, soft, thin)
+        out[core.within(want)] = done[core.within(around)]
     return out

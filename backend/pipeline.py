@@ -254,22 +254,14 @@ class Cleaner:
         canvas = Box.of(gray.shape)
         reach, pad = dense.context(scale), dense.block_context(finer, self.settings.overlap)
         todo = []
-        cells = strokes.snapped(dense.BLOCK, canvas)
-        for top in range(cells.top, cells.bottom, dense.BLOCK):
-            for left in range(cells.left, cells.right, dense.BLOCK):
-                cell = Box(
-                    top,
-                    left,
-                    min(top + dense.BLOCK, canvas.bottom),
-                    min(left + dense.BLOCK, canvas.right),
-                )
-                core = cell.intersect(strokes)
-                if core is None:
-                    continue
-                around = core.grown(reach, canvas)
-                mix = dense.weight(output[around.within(known)], scale)[core.within(around)]
-                if mix.any():
-                    todo.append((cell, core, mix))
+        for cell in strokes.cells(dense.BLOCK, canvas):
+            core = cell.intersect(strokes)
+            if core is None:
+                continue
+            around = core.grown(reach, canvas)
+            mix = dense.weight(output[around.within(known)], scale)[core.within(around)]
+            if mix.any():
+                todo.append((cell, core, mix))
         peak = float(gray.max()) or 1.0
         redone = 0
         for number, (cell, core, mix) in enumerate(todo):

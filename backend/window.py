@@ -7,6 +7,7 @@ as the full run does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,14 @@ class Box:
             min(-(-self.bottom // step) * step, limit.bottom),
             min(-(-self.right // step) * step, limit.right),
         )
+
+    def cells(self, step: int, limit: Box) -> Iterator[Box]:
+        """The cells of a grid of `step` px from (0, 0), cut to `limit`, that this box touches,
+        row by row."""
+        grid = self.snapped(step, limit)
+        for top in range(grid.top, grid.bottom, step):
+            for left in range(grid.left, grid.right, step):
+                yield Box(top, left, min(top + step, limit.bottom), min(left + step, limit.right))
 
     def intersect(self, other: Box) -> Box | None:
         box = Box(

@@ -178,15 +178,16 @@ def real(model_run: ModelRun, methods: dict[str, Method], sketches, images: Path
         if name == README_SKETCH:
             cv2.imwrite(str(images / "before_after.png"), side_by_side([gray, auto, restroked]))
         gray01, auto01 = as01(gray), as01(auto)
+        plain = ink(as01(outputs["model, no dense pass"]))
         row = {
             "size": f"{gray.shape[1]}×{gray.shape[0]}",
             "ink_in": float(ink(gray01).mean()),
             "ink_out": float(ink(auto01).mean()),
             "ink_out_scale1": float(ink(as01(at_one)).mean()),
             "ink_out_restroked": float(ink(as01(restroked)).mean()),
-            "ink_out_no_dense": float(ink(as01(outputs["model, no dense pass"])).mean()),
+            "ink_out_no_dense": float(plain.mean()),
             "filled_out": filled_ink_share(ink(auto01)),
-            "filled_out_no_dense": filled_ink_share(ink(as01(outputs["model, no dense pass"]))),
+            "filled_out_no_dense": filled_ink_share(plain),
             "dense": info.get("dense", 0.0),
             "stroke_in": estimate_stroke_width(gray01),
             "width_out": delivered_width(1 - auto01),

@@ -53,6 +53,13 @@ def test_boxes():
     assert box.grown(15, canvas) == Box(5, 0, 75, 55)
     assert box.snapped(32, canvas) == Box(0, 0, 64, 64)
     assert Box(70, 70, 90, 80).snapped(32, canvas) == Box(64, 64, 96, 80)
+    assert list(Box(70, 40, 90, 80).cells(32, canvas)) == [Box(64, 32, 96, 64), Box(64, 64, 96, 80)]
+    assert list(box.cells(32, canvas)) == [
+        Box(0, 0, 32, 32),
+        Box(0, 32, 32, 64),
+        Box(32, 0, 64, 32),
+        Box(32, 32, 64, 64),
+    ]
     assert box.intersect(Box(50, 35, 100, 80)) == Box(50, 35, 60, 40)
     assert box.intersect(Box(60, 0, 100, 80)) is None
     assert box.within(canvas) == (slice(20, 60), slice(10, 40))
